@@ -1,0 +1,79 @@
+"""State a handler can see: the server-wide state and the connection's own."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ssdbpy import errors
+
+if TYPE_CHECKING:
+    from ssdbpy.db.database import Database
+
+
+class KeyRange:
+    """The optional kv key range ``(start, end]`` persisted in the meta db."""
+
+    FIELD_S = b"kv_s"
+    FIELD_E = b"kv_e"
+
+    def __init__(self, start: bytes = b"", end: bytes = b"") -> None:
+        self.start = start
+        self.end = end
+
+    @property
+    def active(self) -> bool:
+        return bool(self.start or self.end)
+
+    def contains(self, key: bytes) -> bool:
+        return (not self.start or key > self.start) and (not self.end or key <= self.end)
+
+
+class ServerState:
+    """Everything commands share: the database, security settings, counters.
+
+    Replication and the network layer attach themselves through the hook
+    attributes (``repl``) so that commands never import them.
+    """
+
+    def __init__(self, db: "Database", *, passwords: list[bytes] | None = None, readonly: bool = False,
+                 binlog_capacity: int = 0) -> None:
+        from ssdbpy.ipfilter import IpFilter
+
+        self.db = db
+        self.passwords: set[bytes] = set(passwords or ())
+        self.readonly = readonly
+        self.ipfilter = IpFilter()
+        self.kv_range = KeyRange()
+        self.links = 0
+        self.start_time = time.time()
+        #: replication hooks (set by apps wiring): object with .info_blocks() -> list[bytes],
+        #: .in_use() -> bool, .slaveof(id, host, port, auth, last_seq, last_key)
+        self.repl: Any = None
+        #: run a blocking function off the hub (set by the server; default: inline)
+        self.run_blocking = lambda fn, *a: fn(*a)
+
+    def total_calls(self) -> int:
+        from ssdbpy.commands.registry import COMMANDS
+
+        return sum(c.calls for c in COMMANDS.values())
+
+
+class Context:
+    """One client connection's view: server state plus per-link flags."""
+
+    __slots__ = ("server", "db", "authed", "ignore_key_range", "peer_ip", "peer_port", "link")
+
+    def __init__(self, server: ServerState, peer_ip: str = "127.0.0.1", peer_port: int = 0) -> None:
+        self.server = server
+        self.db = server.db
+        self.authed = not server.passwords
+        self.ignore_key_range = False
+        self.peer_ip = peer_ip
+        self.peer_port = peer_port
+        self.link: Any = None
+
+    def check_kv_range(self, key: bytes) -> None:
+        kr = self.server.kv_range
+        if kr.active and not self.ignore_key_range and not kr.contains(key):
+            raise errors.OutOfRangeError()

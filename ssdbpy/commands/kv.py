@@ -1,0 +1,329 @@
+"""Key-value commands (SSDB 1.9.8 proc_kv)."""
+
+from __future__ import annotations
+
+from ssdbpy import errors
+from ssdbpy.cnum import int64, uint64
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.storage.keys import MAX_NAME
+
+OK = errors.OK
+OK1 = [OK, b"1"]
+OK0 = [OK, b"0"]
+NOT_FOUND = [errors.NOT_FOUND]
+MAX_BIT_OFFSET = 1073741824
+
+
+def _too_long(key: bytes) -> None:
+    if len(key) > MAX_NAME:
+        raise errors.ServerError()
+
+
+@command("get", 2, READ)
+def get(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    v = ctx.db.kv.get(key)
+    return NOT_FOUND if v is None else [OK, v]
+
+
+@command("set", 3, WRITE)
+def set_(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    if not key:
+        return OK1
+    _too_long(key)
+    ctx.db.kv.set(key, args[2])
+    return OK1
+
+
+@command("setx", 4, WRITE)
+def setx(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    if not key:
+        return OK1
+    _too_long(key)
+    db = ctx.db
+    db.kv.set(key, args[2])
+    db.ttl.set(key, int64(args[3]))
+    return OK1
+
+
+@command("setnx", 3, WRITE)
+def setnx(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    if not key:
+        return OK0
+    _too_long(key)
+    kv = ctx.db.kv
+    if kv.exists(key):
+        return OK0
+    kv.set(key, args[2])
+    return OK1
+
+
+@command("getset", 3, WRITE)
+def getset(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    if not key:
+        return NOT_FOUND
+    _too_long(key)
+    kv = ctx.db.kv
+    old = kv.get(key)
+    kv.set(key, args[2])
+    return NOT_FOUND if old is None else [OK, old]
+
+
+@command("del", 2, WRITE)
+def del_(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    _too_long(key)
+    db = ctx.db
+    db.kv.delete(key)
+    db.ttl.delete(key)
+    return OK1
+
+
+@command("exists", 2, READ)
+def exists(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    return OK1 if ctx.db.kv.exists(key) else OK0
+
+
+def _incr(ctx, args, sign: int):
+    key = args[1]
+    ctx.check_kv_range(key)
+    _too_long(key)
+    by = int64(args[2]) if len(args) > 2 else 1
+    return [OK, str(ctx.db.kv.incr(key, by * sign)).encode()]
+
+
+@command("incr", 2, WRITE)
+def incr(ctx, args):
+    return _incr(ctx, args, 1)
+
+
+@command("decr", 2, WRITE)
+def decr(ctx, args):
+    return _incr(ctx, args, -1)
+
+
+@command("ttl", 2, READ)
+def ttl(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    return [OK, str(ctx.db.ttl.get(key)).encode()]
+
+
+@command("expire", 3, WRITE)
+def expire(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    db = ctx.db
+    if not db.kv.exists(key):
+        return OK0
+    db.ttl.set(key, int64(args[2]))
+    return OK1
+
+
+# --- bits --------------------------------------------------------------------
+def _offset(raw: bytes) -> int:
+    off = int64(raw)
+    if off < 0 or off > MAX_BIT_OFFSET:
+        raise errors.ClientError(errors.MSG_OFFSET_RANGE)
+    return off
+
+
+@command("getbit", 3, READ)
+def getbit(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    off = _offset(args[2])
+    v = ctx.db.kv.get(key) or b""
+    i = off >> 3
+    if i >= len(v):
+        return OK0
+    return OK1 if v[i] & (0x80 >> (off & 7)) else OK0
+
+
+@command("setbit", 4, WRITE)
+def setbit(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    off = _offset(args[2])
+    bit = args[3][:1]
+    if bit not in (b"0", b"1"):
+        raise errors.ClientError(errors.MSG_BIT_NOT_INTEGER)
+    _too_long(key)
+    kv = ctx.db.kv
+    v = bytearray(kv.get(key) or b"")
+    i = off >> 3
+    if i >= len(v):
+        v.extend(bytes(i + 1 - len(v)))
+    mask = 0x80 >> (off & 7)
+    old = 1 if v[i] & mask else 0
+    if bit == b"1":
+        v[i] |= mask
+    else:
+        v[i] &= ~mask & 0xFF
+    kv.set(key, bytes(v))
+    return OK1 if old else OK0
+
+
+def substr_slice(v: bytes, start: int, size: int) -> bytes:
+    """SSDB's substr arithmetic: negative start counts from the end, negative size trims the end."""
+    n = len(v)
+    if start < 0:
+        start += n
+    if size < 0:
+        size = (n + size) - start
+    if start < 0 or start >= n or size < 0:
+        return b""
+    return v[start : start + size]
+
+
+def getrange_slice(v: bytes, start: int, end: int) -> bytes:
+    """SSDB's getrange arithmetic: inclusive ``end``, negatives count from the end."""
+    n = len(v)
+    if start < 0:
+        start += n
+    size = (n + end + 1) - start if end < 0 else end - start + 1
+    if start < 0 or start >= n or size < 0:
+        return b""
+    return v[start : start + size]
+
+
+def _popcount(b: bytes) -> int:
+    return int.from_bytes(b, "big").bit_count() if b else 0
+
+
+@command("bitcount", 2, READ)
+def bitcount(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    start = int64(args[2]) if len(args) > 2 else 0
+    end = int64(args[3]) if len(args) > 3 else -1
+    v = ctx.db.kv.get(key) or b""
+    return [OK, str(_popcount(getrange_slice(v, start, end))).encode()]
+
+
+@command("countbit", 2, READ)
+def countbit(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    start = int64(args[2]) if len(args) > 2 else 0
+    v = ctx.db.kv.get(key) or b""
+    size = int64(args[3]) if len(args) > 3 else len(v)
+    return [OK, str(_popcount(substr_slice(v, start, size))).encode()]
+
+
+@command("substr", 2, READ)
+def substr(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    start = int64(args[2]) if len(args) > 2 else 0
+    size = int64(args[3]) if len(args) > 3 else 2000000000
+    v = ctx.db.kv.get(key) or b""
+    return [OK, substr_slice(v, start, size)]
+
+
+@command("getrange", 2, READ)
+def getrange(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    start = int64(args[2]) if len(args) > 2 else 0
+    end = int64(args[3]) if len(args) > 3 else -1
+    v = ctx.db.kv.get(key) or b""
+    return [OK, getrange_slice(v, start, end)]
+
+
+@command("strlen", 2, READ)
+def strlen(ctx, args):
+    key = args[1]
+    ctx.check_kv_range(key)
+    v = ctx.db.kv.get(key)
+    return [OK, str(len(v) if v else 0).encode()]
+
+
+# --- multi -------------------------------------------------------------------
+@command("multi_set", 3, WRITE, arity_error=client_error_bare)
+def multi_set(ctx, args):
+    if len(args) % 2 == 0:
+        raise errors.ClientError()
+    pairs = range(1, len(args), 2)
+    for i in pairs:
+        k = args[i]
+        if not k or len(k) > MAX_NAME:
+            return OK0
+    kv = ctx.db.kv
+    for i in pairs:
+        kv.set(args[i], args[i + 1])
+    return [OK, str(len(pairs)).encode()]
+
+
+@command("multi_get", 2, READ)
+def multi_get(ctx, args):
+    kv = ctx.db.kv
+    out = [OK]
+    for k in args[1:]:
+        v = kv.get(k)
+        if v is not None:
+            out.append(k)
+            out.append(v)
+    return out
+
+
+@command("multi_del", 2, WRITE)
+def multi_del(ctx, args):
+    db = ctx.db
+    for k in args[1:]:
+        _too_long(k)
+    for k in args[1:]:
+        db.kv.delete(k)
+        db.ttl.delete(k)
+    return [OK, str(len(args) - 1).encode()]
+
+
+@command("multi_exists", 2, READ)
+def multi_exists(ctx, args):
+    kv = ctx.db.kv
+    out = [OK]
+    for k in args[1:]:
+        out.append(k)
+        out.append(b"1" if kv.exists(k) else b"0")
+    return out
+
+
+# --- scans -------------------------------------------------------------------
+@command("scan", 4, READ)
+def scan(ctx, args):
+    out = [OK]
+    for k, v in ctx.db.kv.scan(args[1], args[2], uint64(args[3])):
+        out.append(k)
+        out.append(v)
+    return out
+
+
+@command("rscan", 4, READ)
+def rscan(ctx, args):
+    out = [OK]
+    for k, v in ctx.db.kv.rscan(args[1], args[2], uint64(args[3])):
+        out.append(k)
+        out.append(v)
+    return out
+
+
+@command("keys", 4, READ)
+def keys_(ctx, args):
+    return [OK] + [k for k, _ in ctx.db.kv.scan(args[1], args[2], uint64(args[3]))]
+
+
+@command("rkeys", 4, READ)
+def rkeys(ctx, args):
+    return [OK] + [k for k, _ in ctx.db.kv.rscan(args[1], args[2], uint64(args[3]))]

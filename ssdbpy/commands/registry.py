@@ -1,0 +1,74 @@
+"""The command table: every command is data a test can iterate.
+
+A handler is ``handler(ctx, args) -> list[bytes]`` where ``args[0]`` is the
+command name and the returned list is the reply blocks, status first.  Errors
+are raised as :class:`ssdbpy.errors.SSDBError`.  Backend commands (``dump``,
+``sync140``) return a :class:`Backend` that takes over the connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ssdbpy import errors
+
+Handler = Callable[[Any, list[bytes]], Any]
+
+#: flag letters as in SSDB's registration strings
+READ_INLINE = "r"
+READ = "rt"
+WRITE = "wt"
+WRITE_INLINE = "w"
+BACKEND = "b"
+
+
+@dataclass(slots=True)
+class Command:
+    name: bytes
+    handler: Handler
+    arity: int
+    flags: str
+    #: reply for fewer than ``arity`` blocks (None = ["client_error", "wrong number of arguments"])
+    arity_error: Callable[[], errors.SSDBError] = errors.wrong_args
+    calls: int = 0
+    time_wait: float = 0.0  # ms
+    time_proc: float = 0.0  # ms
+
+    @property
+    def is_write(self) -> bool:
+        return self.flags in (WRITE, WRITE_INLINE)
+
+    @property
+    def is_backend(self) -> bool:
+        return self.flags == BACKEND
+
+
+@dataclass(slots=True)
+class Backend:
+    """Returned by a backend handler: ``run(link)`` owns the connection from now on."""
+
+    run: Callable[[Any], None]
+    kind: str = "backend"
+    extra: dict = field(default_factory=dict)
+
+
+COMMANDS: dict[bytes, Command] = {}
+
+
+def command(name: str, arity: int, flags: str, *, arity_error: Callable[[], errors.SSDBError] | None = None):
+    """Register ``handler`` as command ``name`` needing at least ``arity`` blocks (name included)."""
+
+    def deco(fn: Handler) -> Handler:
+        key = name.encode()
+        if key in COMMANDS:
+            raise ValueError(f"command {name} registered twice")
+        COMMANDS[key] = Command(key, fn, arity, flags, arity_error or errors.wrong_args)
+        return fn
+
+    return deco
+
+
+def client_error_bare() -> errors.SSDBError:
+    """``["client_error"]`` with no message, used by a few commands for a bad arity."""
+    return errors.ClientError()

@@ -1,0 +1,88 @@
+"""The Database facade: the data engine, the meta engine, the binlog, and one
+object per data type (``db.kv``, ``db.hash``, ``db.zset``, ``db.queue``,
+``db.ttl``)."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from ssdbpy.storage import binlog as bl
+from ssdbpy.storage.binlog import Binlog
+from ssdbpy.storage.engine import Engine
+
+
+class Database:
+    def __init__(self, data: Engine, meta: Engine, binlog: Binlog) -> None:
+        from ssdbpy.db.hash import Hash
+        from ssdbpy.db.kv import KV
+        from ssdbpy.db.queue import Queue
+        from ssdbpy.db.ttl import TTL
+        from ssdbpy.db.zset import ZSet
+
+        self.engine = data
+        self.meta = meta
+        self.binlog = binlog
+        self.kv = KV(self)
+        self.hash = Hash(self)
+        self.zset = ZSet(self)
+        self.queue = Queue(self)
+        self.ttl = TTL(self)
+
+    @classmethod
+    def open(
+        cls,
+        work_dir: str,
+        *,
+        binlog: bool = True,
+        binlog_capacity: int = 20000000,
+        cache_size_mb: int = 16,
+        block_size_kb: int = 32,
+        write_buffer_size_mb: int = 16,
+        max_open_files: int = 500,
+        compression: bool = True,
+    ) -> "Database":
+        """Open (creating if needed) ``work_dir/data`` and ``work_dir/meta``."""
+        data = Engine(
+            os.path.join(work_dir, "data"),
+            cache_size_mb=cache_size_mb,
+            block_size_kb=block_size_kb,
+            write_buffer_size_mb=write_buffer_size_mb,
+            max_open_files=max_open_files,
+            compression=compression,
+        )
+        try:
+            meta = Engine(os.path.join(work_dir, "meta"))
+        except Exception:
+            data.close()
+            raise
+        return cls(data, meta, Binlog(data, enabled=binlog, capacity=binlog_capacity))
+
+    # --- staging ---------------------------------------------------------------
+    def savepoint(self) -> tuple[int, int]:
+        return self.engine.savepoint(), self.binlog.last_seq
+
+    def rollback(self, sp: tuple[int, int]) -> None:
+        self.engine.rollback(sp[0])
+        self.binlog.last_seq = sp[1]
+
+    def commit(self) -> None:
+        self.engine.commit()
+
+    @contextmanager
+    def origin(self, btype: int) -> Iterator[None]:
+        """Stamp binlog records written inside the block with ``btype`` (SYNC/MIRROR)."""
+        prev = self.binlog.type
+        self.binlog.type = btype
+        try:
+            yield
+        finally:
+            self.binlog.type = prev
+
+    def close(self) -> None:
+        self.engine.close()
+        self.meta.close()
+
+
+__all__ = ["Database", "bl"]

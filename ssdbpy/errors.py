@@ -1,0 +1,96 @@
+"""Exception tree and every reply/message string of ssdbpy.
+
+Imports nothing from ssdbpy.  Command handlers raise these; the dispatcher turns
+an :class:`SSDBError` into its reply blocks (status first, optional message).
+"""
+
+from __future__ import annotations
+
+# --- status words (first block of every SSDB reply) -------------------------
+OK = b"ok"
+NOT_FOUND = b"not_found"
+ERROR = b"error"
+FAIL = b"fail"
+CLIENT_ERROR = b"client_error"
+NOAUTH = b"noauth"
+OUT_OF_RANGE = b"out_of_range"
+
+# --- message strings ---------------------------------------------------------
+MSG_WRONG_ARGS = b"wrong number of arguments"
+MSG_UNKNOWN_COMMAND = b"Unknown Command: "
+MSG_FORBIDDEN_COMMAND = b"Forbidden Command: "
+MSG_AUTH_REQUIRED = b"authentication required."
+MSG_INVALID_PASSWORD = b"invalid password"
+MSG_NOT_INTEGER = b"value is not an integer or out of range"
+MSG_BIT_NOT_INTEGER = b"bit is not an integer or out of range"
+MSG_OFFSET_RANGE = b"offset is out of range [0, 1073741824]"
+MSG_INDEX_RANGE = b"index out of range"
+MSG_LOCALHOST_ONLY = b"this command is only available from localhost"
+MSG_FLUSHDB_REPL = b"flushdb is not allowed when replication is in use!"
+MSG_QUEUE_FULL = b"queue is full"
+MSG_KEY_TOO_LONG = b"key too long"
+
+
+class SSDBError(Exception):
+    """An error reply: ``[status]`` or ``[status, message]``."""
+
+    status: bytes = ERROR
+
+    def __init__(self, message: bytes | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def blocks(self) -> list[bytes]:
+        if self.message is None:
+            return [self.status]
+        return [self.status, self.message]
+
+
+class ServerError(SSDBError):
+    """``["error", ...]``: invalid value or storage failure."""
+
+    status = ERROR
+
+
+class ClientError(SSDBError):
+    """``["client_error", ...]``: a malformed request."""
+
+    status = CLIENT_ERROR
+
+
+class NoAuthError(SSDBError):
+    status = NOAUTH
+
+
+class OutOfRangeError(SSDBError):
+    """``["out_of_range"]``: key outside the configured kv range."""
+
+    status = OUT_OF_RANGE
+
+
+class NotFound(SSDBError):
+    """``["not_found"]`` raised from deep inside a handler."""
+
+    status = NOT_FOUND
+
+
+def wrong_args() -> ClientError:
+    return ClientError(MSG_WRONG_ARGS)
+
+
+class ProtocolError(Exception):
+    """A framing error: the server drops the connection without a reply."""
+
+
+class ConfigError(Exception):
+    """A malformed or invalid configuration file."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        self.line = line
+        if line is not None:
+            message = f"line {line}: {message}"
+        super().__init__(message)
+
+
+class StorageError(Exception):
+    """The storage layer could not open or use a database."""

@@ -1,0 +1,141 @@
+"""The binlog: one record per touched item, in the same batch as the data.
+
+Record key ``0x01 + BE64(seq)``, value ``LE64(seq) + u8(type) + u8(cmd) + key``
+(spec/storage.md §8).  Sequence numbers are contiguous; after a restart they
+continue from the highest stored record.  Only ``SYNC`` and ``MIRROR`` records
+are stored; the other types exist on the replication wire only.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Callable
+
+from ssdbpy.storage import keys
+from ssdbpy.storage.engine import Engine
+
+# record types
+NOOP, SYNC, MIRROR, COPY, CTRL = 0, 1, 2, 3, 4
+# commands
+NONE, KSET, KDEL, HSET, HDEL, ZSET, ZDEL, BEGIN, END = 0, 1, 2, 3, 4, 5, 6, 7, 8
+QPUSH_BACK, QPUSH_FRONT, QPOP_BACK, QPOP_FRONT, QSET = 10, 11, 12, 13, 14
+
+_HDR = struct.Struct("<QBB")
+_END = b"\x02"  # first key after every binlog key
+
+
+def encode_header(seq: int, btype: int, cmd: int, key: bytes) -> bytes:
+    return _HDR.pack(seq, btype, cmd) + key
+
+
+@dataclass(slots=True, frozen=True)
+class Record:
+    seq: int
+    type: int
+    cmd: int
+    key: bytes
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "Record":
+        if len(raw) < 10:
+            raise ValueError("binlog record too short")
+        seq, t, c = _HDR.unpack_from(raw)
+        return cls(seq, t, c, raw[10:])
+
+    def encode(self) -> bytes:
+        return _HDR.pack(self.seq, self.type, self.cmd) + self.key
+
+
+class Binlog:
+    """Sequence counter and record writer over the data engine."""
+
+    TRIM_SLACK = 10000
+    TRIM_BATCH = 1000
+
+    def __init__(self, engine: Engine, *, enabled: bool, capacity: int) -> None:
+        self.engine = engine
+        self.enabled = enabled
+        self.capacity = max(int(capacity), 1)
+        #: type stamped on new records; replication sets MIRROR while applying
+        self.type = SYNC
+        self.min_seq = 0
+        self.last_seq = 0
+        self._recover()
+        #: called after a commit that added records (replication wakes up)
+        self.listeners: list[Callable[[], None]] = []
+        self._written = False
+        engine.on_commit.append(self._committed)
+
+    def _recover(self) -> None:
+        first = self.engine.first_key(keys.BINLOG, _END)
+        last = self.engine.last_key(keys.BINLOG, _END)
+        if first is not None and last is not None:
+            self.min_seq = keys.decode_binlog_key(first)
+            self.last_seq = keys.decode_binlog_key(last)
+
+    @property
+    def max_seq(self) -> int:
+        return self.last_seq
+
+    def add(self, cmd: int, key: bytes) -> None:
+        """Stage a record for ``key`` (the encoded data key, or a raw queue name)."""
+        if not self.enabled:
+            return
+        seq = self.last_seq + 1
+        self.last_seq = seq
+        self.engine.put(keys.encode_binlog_key(seq), _HDR.pack(seq, self.type, cmd) + key)
+        self._written = True
+
+    def _committed(self) -> None:
+        if self._written:
+            self._written = False
+            for cb in self.listeners:
+                cb()
+
+    # --- reading --------------------------------------------------------------
+    def get(self, seq: int) -> Record | None:
+        raw = self.engine.get(keys.encode_binlog_key(seq))
+        return Record.decode(raw) if raw is not None else None
+
+    def find_next(self, seq: int) -> Record | None:
+        """The first record with sequence >= ``seq``."""
+        for _k, v in self.engine.iterate(keys.encode_binlog_key(seq), _END):
+            return Record.decode(v)
+        return None
+
+    def find_last(self) -> Record | None:
+        for _k, v in self.engine.iterate(keys.BINLOG, _END, reverse=True):
+            return Record.decode(v)
+        return None
+
+    # --- maintenance ------------------------------------------------------------
+    def needs_trim(self) -> bool:
+        return self.enabled and self.last_seq - self.min_seq >= self.capacity + self.TRIM_SLACK
+
+    def trim_step(self) -> bool:
+        """Delete up to TRIM_BATCH of the oldest records beyond capacity; True if more remain."""
+        upto = self.last_seq - self.capacity  # delete [min_seq, upto]
+        start = max(self.min_seq, 0)
+        stop = min(upto, start + self.TRIM_BATCH - 1)
+        if stop < start:
+            return False
+        for seq in range(start, stop + 1):
+            self.engine.delete(keys.encode_binlog_key(seq))
+        self.engine.commit()
+        self.min_seq = stop + 1
+        return self.min_seq <= upto
+
+    def clear(self) -> int:
+        """Delete every record; the in-memory counters are kept (as SSDB does)."""
+        n = 0
+        for k in list(self.engine.iterate(keys.BINLOG, _END, keys_only=True)):
+            self.engine.delete(k)
+            n += 1
+        self.engine.commit()
+        return n
+
+    def info_text(self) -> bytes:
+        return (
+            f"    capacity : {self.capacity}\n    min_seq  : {self.min_seq}\n    max_seq  : {self.last_seq}"
+        ).encode()

@@ -1,0 +1,187 @@
+"""LevelDB behind a small typed wrapper; the only importer of plyvel.
+
+Writes are staged in an in-memory overlay (``put``/``delete``) that point reads
+(``get``) see at once, and reach LevelDB in ONE atomic write batch on
+``commit()``.  The server commits once per batch of pipelined requests, before
+any reply of the batch is sent, so a reply always describes data that is in
+LevelDB.  ``savepoint()``/``rollback()`` undo the staged writes of a single
+command that failed half-way.  Iteration commits the overlay first, so scans
+always see every earlier write.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator
+
+import plyvel
+
+from ssdbpy.errors import StorageError
+
+_MISSING = object()
+
+
+class Engine:
+    def __init__(
+        self,
+        path: str,
+        *,
+        cache_size_mb: int = 16,
+        block_size_kb: int = 32,
+        write_buffer_size_mb: int = 16,
+        max_open_files: int = 500,
+        compression: bool = True,
+    ) -> None:
+        self.path = path
+        try:
+            self._db = plyvel.DB(
+                path,
+                create_if_missing=True,
+                lru_cache_size=max(cache_size_mb, 1) << 20,
+                block_size=max(block_size_kb, 1) << 10,
+                write_buffer_size=max(write_buffer_size_mb, 1) << 20,
+                max_open_files=max_open_files,
+                bloom_filter_bits=10,
+                compression="snappy" if compression else None,
+            )
+        except (plyvel.Error, OSError) as exc:
+            raise StorageError(f"could not open db: {path}: {exc}") from exc
+        self._pending: dict[bytes, bytes | None] = {}
+        self._undo: list[tuple[bytes, object]] = []
+        #: called after every commit that wrote something
+        self.on_commit: list[Callable[[], None]] = []
+        self.closed = False
+
+    # --- point access -------------------------------------------------------
+    def get(self, key: bytes) -> bytes | None:
+        if self._pending:
+            v = self._pending.get(key, _MISSING)
+            if v is not _MISSING:
+                return v  # type: ignore[return-value]
+        return self._db.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        p = self._pending
+        self._undo.append((key, p.get(key, _MISSING)))
+        p[key] = value
+
+    def delete(self, key: bytes) -> None:
+        p = self._pending
+        self._undo.append((key, p.get(key, _MISSING)))
+        p[key] = None
+
+    # --- staging ------------------------------------------------------------
+    def savepoint(self) -> int:
+        return len(self._undo)
+
+    def rollback(self, savepoint: int) -> None:
+        """Forget every staged write made after ``savepoint`` (not yet committed)."""
+        undo = self._undo
+        p = self._pending
+        while len(undo) > savepoint:
+            key, prev = undo.pop()
+            if prev is _MISSING:
+                p.pop(key, None)
+            else:
+                p[key] = prev  # type: ignore[assignment]
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending)
+
+    def commit(self) -> None:
+        """Write every staged change in one atomic LevelDB batch."""
+        if not self._pending:
+            self._undo.clear()
+            return
+        pending = self._pending
+        self._pending = {}
+        self._undo.clear()
+        with self._db.write_batch(transaction=True) as wb:
+            for k, v in pending.items():
+                if v is None:
+                    wb.delete(k)
+                else:
+                    wb.put(k, v)
+        for cb in self.on_commit:
+            cb()
+
+    # --- iteration ----------------------------------------------------------
+    def iterate(
+        self,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        *,
+        include_start: bool = True,
+        include_stop: bool = False,
+        reverse: bool = False,
+        keys_only: bool = False,
+        snapshot: object = None,
+    ) -> Iterator:
+        """Keys in the range between ``start`` and ``stop`` (None = unbounded).
+
+        Bounds are as in plyvel: ``[start, stop)`` by default, adjustable with
+        ``include_start``/``include_stop``; ``reverse`` walks from the high end.
+        Yields ``(key, value)`` pairs, or keys with ``keys_only``.
+        """
+        if self._pending:
+            self.commit()
+        src = snapshot if snapshot is not None else self._db
+        return src.iterator(  # type: ignore[attr-defined]
+            start=start,
+            stop=stop,
+            include_start=include_start,
+            include_stop=include_stop,
+            reverse=reverse,
+            include_value=not keys_only,
+        )
+
+    def raw_iterator(self, snapshot: object = None):
+        """A movable plyvel raw iterator (seek/next/prev) over committed data."""
+        if self._pending:
+            self.commit()
+        src = snapshot if snapshot is not None else self._db
+        return src.raw_iterator()  # type: ignore[attr-defined]
+
+    def snapshot(self):
+        if self._pending:
+            self.commit()
+        return self._db.snapshot()
+
+    def first_key(self, start: bytes, stop: bytes) -> bytes | None:
+        for k in self.iterate(start, stop, keys_only=True):
+            return k
+        return None
+
+    def last_key(self, start: bytes, stop: bytes) -> bytes | None:
+        for k in self.iterate(start, stop, keys_only=True, reverse=True):
+            return k
+        return None
+
+    # --- maintenance --------------------------------------------------------
+    def approximate_size(self, start: bytes, stop: bytes) -> int:
+        return int(self._db.approximate_size(start, stop))
+
+    def property(self, name: bytes) -> bytes:
+        v = self._db.get_property(name)
+        return v if v is not None else b""
+
+    def compact(self) -> None:
+        """Full manual compaction (blocking; call it from a thread)."""
+        self._db.compact_range()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.commit()
+        self._db.close()
+        self.closed = True
+
+
+def destroy(path: str) -> None:
+    if os.path.isdir(path):
+        plyvel.destroy_db(path)
+
+
+def repair(path: str) -> None:
+    plyvel.repair_db(path)
