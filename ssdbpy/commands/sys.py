@@ -1,0 +1,268 @@
+"""Server, security, maintenance and backend commands (SSDB 1.9.8 proc_sys and net/server)."""
+
+from __future__ import annotations
+
+from ssdbpy import errors, info
+from ssdbpy.cnum import uint64
+from ssdbpy.commands.registry import (
+    BACKEND,
+    COMMANDS,
+    READ,
+    READ_INLINE,
+    WRITE,
+    WRITE_INLINE,
+    Backend,
+    client_error_bare,
+    command,
+)
+from ssdbpy.db.zset import list_names
+from ssdbpy.storage import keys
+
+OK = errors.OK
+OK_ONLY = [OK]
+OK1 = [OK, b"1"]
+LOCALHOSTS = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+@command("ping", 1, READ_INLINE)
+def ping(ctx, args):
+    return OK_ONLY
+
+
+@command("version", 1, READ_INLINE)
+def version(ctx, args):
+    return [OK, info.VERSION]
+
+
+@command("auth", 2, READ_INLINE, arity_error=client_error_bare)
+def auth(ctx, args):
+    if len(args) != 2:
+        raise errors.ClientError()
+    pw = ctx.server.passwords
+    if not pw or args[1] in pw:
+        ctx.authed = True
+        return OK1
+    raise errors.ServerError(errors.MSG_INVALID_PASSWORD)
+
+
+def dbsize_bytes(db) -> int:
+    return db.engine.approximate_size(b"A", b"{")
+
+
+@command("dbsize", 1, READ)
+def dbsize(ctx, args):
+    return [OK, str(dbsize_bytes(ctx.db)).encode()]
+
+
+def _size_range(db, prefix: bytes) -> tuple[bytes, bytes]:
+    first = list_names(db.engine, prefix, b"", b"", 1, False)
+    last = list_names(db.engine, prefix, b"", b"", 1, True)
+    return (first[0] if first else b""), (last[0] if last else b"")
+
+
+@command("info", 1, READ)
+def info_(ctx, args):
+    srv = ctx.server
+    db = ctx.db
+    arg = args[1] if len(args) > 1 else None
+    full = arg in (None, b"range", b"leveldb", b"cmd")
+    kr = srv.kv_range
+    d = info.InfoData(
+        links=srv.links,
+        total_calls=srv.total_calls(),
+        dbsize=dbsize_bytes(db),
+        binlogs=db.binlog.info_text(),
+        serv_key_range=info.key_range_text((kr.start, kr.end)),
+        replication=srv.repl.info_blocks() if srv.repl is not None else [],
+    )
+    if full:
+        d.data_key_range = info.key_range_text(
+            db.kv.first_last(),
+            _size_range(db, keys.HSIZE),
+            _size_range(db, keys.ZSIZE),
+            _size_range(db, keys.QSIZE),
+        )
+        d.leveldb_stats = db.engine.property(b"leveldb.stats")
+    if arg == b"cmd":
+        d.cmds = [(c.name, info.cmd_text(c.calls, c.time_wait, c.time_proc)) for c in COMMANDS.values()]
+    return info.render(d)
+
+
+@command("compact", 1, READ)
+def compact(ctx, args):
+    ctx.server.run_blocking(ctx.db.engine.compact)
+    return OK_ONLY
+
+
+@command("clear_binlog", 1, WRITE)
+def clear_binlog(ctx, args):
+    ctx.db.binlog.clear()
+    return OK_ONLY
+
+
+@command("flushdb", 1, WRITE)
+def flushdb(ctx, args):
+    srv = ctx.server
+    if srv.repl is not None and srv.repl.in_use():
+        raise errors.ServerError(errors.MSG_FLUSHDB_REPL)
+    engine = ctx.db.engine
+    batch = []
+    for k in engine.iterate(keys_only=True):
+        batch.append(k)
+        if len(batch) >= 10000:
+            for b in batch:
+                engine.delete(b)
+            engine.commit()
+            batch.clear()
+    for b in batch:
+        engine.delete(b)
+    engine.commit()
+    return OK_ONLY
+
+
+# --- ip filter (localhost only) -------------------------------------------------
+def _local_only(ctx) -> None:
+    if ctx.peer_ip not in LOCALHOSTS:
+        raise errors.NoAuthError(errors.MSG_LOCALHOST_ONLY)
+
+
+@command("list_allow_ip", 1, READ_INLINE)
+def list_allow_ip(ctx, args):
+    _local_only(ctx)
+    return [OK] + ctx.server.ipfilter.list_allow()
+
+
+@command("list_deny_ip", 1, READ_INLINE)
+def list_deny_ip(ctx, args):
+    _local_only(ctx)
+    return [OK] + ctx.server.ipfilter.list_deny()
+
+
+def _ip_op(ctx, args, op: str):
+    _local_only(ctx)
+    if len(args) != 2:
+        raise errors.ClientError()
+    getattr(ctx.server.ipfilter, op)(args[1].decode("latin-1"))
+    return OK_ONLY
+
+
+@command("add_allow_ip", 2, READ_INLINE, arity_error=client_error_bare)
+def add_allow_ip(ctx, args):
+    return _ip_op(ctx, args, "add_allow")
+
+
+@command("del_allow_ip", 2, READ_INLINE, arity_error=client_error_bare)
+def del_allow_ip(ctx, args):
+    return _ip_op(ctx, args, "del_allow")
+
+
+@command("add_deny_ip", 2, READ_INLINE, arity_error=client_error_bare)
+def add_deny_ip(ctx, args):
+    return _ip_op(ctx, args, "add_deny")
+
+
+@command("del_deny_ip", 2, READ_INLINE, arity_error=client_error_bare)
+def del_deny_ip(ctx, args):
+    return _ip_op(ctx, args, "del_deny")
+
+
+# --- kv key range --------------------------------------------------------------
+_RANGE_HASH = b"key_range"
+
+
+def load_kv_range(server) -> None:
+    """Read the persisted kv range from the meta db into ``server.kv_range``."""
+    meta = server.db.meta
+    kr = server.kv_range
+    kr.start = meta.get(keys.encode_hash(_RANGE_HASH, kr.FIELD_S)) or b""
+    kr.end = meta.get(keys.encode_hash(_RANGE_HASH, kr.FIELD_E)) or b""
+
+
+def _range_reply(ctx):
+    kr = ctx.server.kv_range
+    return [OK, kr.start, kr.end]
+
+
+@command("get_key_range", 1, READ_INLINE)
+def get_key_range(ctx, args):
+    return _range_reply(ctx)
+
+
+@command("get_kv_range", 1, READ_INLINE)
+def get_kv_range(ctx, args):
+    return _range_reply(ctx)
+
+
+@command("set_kv_range", 3, READ_INLINE, arity_error=client_error_bare)
+def set_kv_range(ctx, args):
+    if len(args) != 3:
+        raise errors.ClientError()
+    kr = ctx.server.kv_range
+    meta = ctx.db.meta
+    kr.start, kr.end = args[1], args[2]
+    # stored as SSDB does: an ordinary hash in the meta db
+    size_key = keys.encode_hsize(_RANGE_HASH)
+    meta.put(keys.encode_hash(_RANGE_HASH, kr.FIELD_S), kr.start)
+    meta.put(keys.encode_hash(_RANGE_HASH, kr.FIELD_E), kr.end)
+    meta.put(size_key, keys.pack_i64le(2))
+    meta.commit()
+    return OK_ONLY
+
+
+@command("ignore_key_range", 1, READ_INLINE)
+def ignore_key_range(ctx, args):
+    ctx.ignore_key_range = True
+    return OK_ONLY
+
+
+# --- replication entry points ----------------------------------------------------
+@command("slaveof", 4, WRITE_INLINE)
+def slaveof(ctx, args):
+    repl = ctx.server.repl
+    if repl is None:
+        raise errors.ServerError(b"replication is not available")
+    opt = args[4:] + [b""] * (7 - len(args))
+    auth_, last_seq, last_key = opt[0], opt[1], opt[2]
+    repl.slaveof(
+        args[1].decode("latin-1"),
+        args[2].decode("latin-1"),
+        int(uint64(args[3])),
+        auth_.decode("latin-1") or None,
+        uint64(last_seq) if last_seq else None,
+        last_key if last_key else None,
+    )
+    return OK_ONLY
+
+
+@command("dump", 1, BACKEND)
+def dump(ctx, args):
+    start = args[1] if len(args) > 1 and args[1] else b"A"
+    end = args[2] if len(args) > 2 else b""
+    limit = uint64(args[3]) if len(args) > 3 else 10
+    db = ctx.db
+
+    def run(link) -> None:
+        from ssdbpy.protocol.ssdb import encode_ssdb
+
+        snap = db.engine.snapshot()
+        it = db.engine.iterate(start, end or None, include_start=False, include_stop=True, snapshot=snap)
+        link.send(encode_ssdb([b"begin"]))
+        n = 0
+        buf: list[bytes] = []
+        size = 0
+        for k, v in it:
+            if n >= limit:
+                break
+            rec = encode_ssdb([b"set", k, v])
+            buf.append(rec)
+            size += len(rec)
+            n += 1
+            if size >= 65536:
+                link.send(b"".join(buf))
+                buf.clear()
+                size = 0
+        buf.append(encode_ssdb([b"end", str(n).encode()]))
+        link.send(b"".join(buf))
+        link.wait_closed()
+
+    return Backend(run, kind="dump")

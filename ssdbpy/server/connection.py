@@ -1,0 +1,120 @@
+"""One client connection: read, parse every complete request, execute, one write.
+
+All complete requests of one read are executed in order; their writes reach
+LevelDB in one batch (``db.commit()``) before the replies, joined into one
+buffer, are sent with one ``sendall``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from ssdbpy.commands import redis_compat
+from ssdbpy.commands.context import Context, ServerState
+from ssdbpy.commands.dispatch import execute
+from ssdbpy.commands.registry import Backend
+from ssdbpy.errors import ProtocolError
+from ssdbpy.protocol.sniff import RequestParser
+from ssdbpy.protocol.ssdb import encode_ssdb
+
+log = logging.getLogger("ssdbpy.conn")
+
+RECV_SIZE = 256 * 1024
+_LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}
+
+
+def configure_socket(sock) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+    except OSError:
+        pass
+
+
+class Link:
+    """What a backend command (dump, sync140) gets: the raw connection."""
+
+    def __init__(self, sock, parser: RequestParser, peer: tuple[str, int]) -> None:
+        self.sock = sock
+        self.parser = parser
+        self.peer = peer
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def recv(self, n: int = RECV_SIZE) -> bytes:
+        return self.sock.recv(n)
+
+    def wait_closed(self) -> None:
+        """Discard input until the peer closes the connection."""
+        while self.sock.recv(RECV_SIZE):
+            pass
+
+
+def serve_connection(state: ServerState, sock, address) -> None:
+    ip, port = address[0], address[1]
+    if not state.ipfilter.check(ip):
+        sock.close()
+        return
+    configure_socket(sock)
+    ctx = Context(state, ip, port)
+    db = state.db
+    parser = RequestParser()
+    feed = parser.feed
+    next_request = parser.next
+    recv = sock.recv
+    sendall = sock.sendall
+    translate = redis_compat.translate
+    desc = None  # RESP descriptor of the last RESP request (sticky, as SSDB)
+    state.links += 1
+    counted = True
+    try:
+        while True:
+            data = recv(RECV_SIZE)
+            if not data:
+                return
+            feed(data)
+            out: list[bytes] = []
+            backend = None
+            broken = False
+            while True:
+                try:
+                    req = next_request()
+                except ProtocolError:
+                    log.debug("%s:%d link parse error, delete link", ip, port)
+                    broken = True
+                    break
+                if req is None:
+                    break
+                is_resp, args = req
+                if is_resp:
+                    args, desc = translate(args)
+                reply = execute(ctx, args)
+                if reply.__class__ is Backend:
+                    backend = reply
+                    break
+                out.append(encode_ssdb(reply) if desc is None else desc.render(reply))
+            if db.engine.dirty:
+                db.commit()
+            if out:
+                sendall(b"".join(out))
+            if broken:
+                return
+            if backend is not None:
+                state.links -= 1
+                counted = False
+                backend.run(Link(sock, parser, (ip, port)))
+                return
+    except (ConnectionError, OSError):
+        return
+    finally:
+        if counted:
+            state.links -= 1
+        if db.engine.dirty and not db.engine.closed:
+            db.commit()
+        try:
+            sock.close()
+        except OSError:
+            pass

@@ -1,0 +1,93 @@
+"""The network server: a gevent StreamServer serving both protocols on one port."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import gevent
+from gevent.event import Event
+from gevent.server import StreamServer
+
+import ssdbpy.commands.all  # noqa: F401  (registers every command)
+from ssdbpy.commands.context import ServerState
+from ssdbpy.commands.sys import load_kv_range
+from ssdbpy.db.database import Database
+from ssdbpy.errors import StorageError
+from ssdbpy.server.background import Background
+from ssdbpy.server.connection import serve_connection
+
+log = logging.getLogger("ssdbpy.server")
+
+BACKLOG = 1024
+
+
+class Server:
+    """Owns the database, the listening socket, the connections and background tasks."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        ldb = settings.leveldb
+        try:
+            self.db = Database.open(
+                settings.work_dir,
+                binlog=settings.replication.binlog,
+                binlog_capacity=settings.replication.binlog_capacity,
+                cache_size_mb=ldb.cache_size,
+                block_size_kb=ldb.block_size,
+                write_buffer_size_mb=ldb.write_buffer_size,
+                max_open_files=ldb.max_open_files,
+                compression=ldb.compression,
+            )
+        except StorageError as exc:
+            raise StorageError(f"could not open data db: {os.path.join(settings.work_dir, 'data')} ({exc})") from exc
+        srv = settings.server
+        self.state = ServerState(
+            self.db,
+            passwords=[p.encode() for p in srv.auth],
+            readonly=srv.readonly,
+        )
+        for entry in srv.allow:
+            self.state.ipfilter.add_allow(entry)
+        for entry in srv.deny:
+            self.state.ipfilter.add_deny(entry)
+        load_kv_range(self.state)
+        self.state.run_blocking = self._run_blocking
+        self.background = Background(self.db)
+        self._server: StreamServer | None = None
+        self._stopped = Event()
+        self._closed = False
+        self.address: tuple[str, int] = (srv.ip, srv.port)
+
+    @staticmethod
+    def _run_blocking(fn, *args):
+        return gevent.get_hub().threadpool.apply(fn, args)
+
+    def _handle(self, sock, address) -> None:
+        serve_connection(self.state, sock, address)
+
+    def start(self) -> None:
+        srv = self.settings.server
+        self._server = StreamServer((srv.ip, srv.port), self._handle, backlog=BACKLOG)
+        self._server.init_socket()
+        self.address = self._server.address[:2]
+        self._server.start()
+        self.background.start()
+
+    def serve_forever(self) -> None:
+        if self._server is None:
+            self.start()
+        self._stopped.wait()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, end the connections, flush and close LevelDB."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._server is not None:
+            self._server.close()  # stop accepting
+            # connections are idle between requests (handlers never yield mid-request)
+            self._server.stop(timeout=min(timeout, 0.5))
+        self.background.stop()
+        self.db.close()
+        self._stopped.set()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.harness.server import ServerProcess
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        for srv in getattr(item, "_ssdb_servers", []):
+            rep.sections.append((f"server {srv.name} logs", srv.logs()))
+
+
+@pytest.fixture
+def server_factory(tmp_path, request):
+    """Make ServerProcess objects that are stopped (or killed) when the test ends."""
+    started: list[ServerProcess] = []
+    request.node._ssdb_servers = started
+
+    def make(name: str = "node", start: bool = True, **kw) -> ServerProcess:
+        srv = ServerProcess(tmp_path, name, **kw)
+        started.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    yield make
+    for srv in started:
+        try:
+            srv.stop()
+        finally:
+            srv.kill()
+
+
+@pytest.fixture
+def server(server_factory) -> ServerProcess:
+    return server_factory()

@@ -1,0 +1,45 @@
+"""The staged overlay: point reads see staged writes, commit is atomic, rollback undoes."""
+
+from ssdbpy.storage.engine import Engine
+
+
+def test_staged_reads_commit_and_rollback(tmp_path):
+    e = Engine(str(tmp_path / "db"))
+    e.put(b"a", b"1")
+    assert e.get(b"a") == b"1"
+    sp = e.savepoint()
+    e.put(b"a", b"2")
+    e.delete(b"b")
+    e.put(b"c", b"3")
+    e.rollback(sp)
+    assert e.get(b"a") == b"1" and e.get(b"c") is None
+    commits = []
+    e.on_commit.append(lambda: commits.append(1))
+    e.commit()
+    assert commits == [1]
+    e.close()
+    e2 = Engine(str(tmp_path / "db"))
+    assert e2.get(b"a") == b"1"
+    e2.close()
+
+
+def test_iteration_sees_staged_writes(tmp_path):
+    e = Engine(str(tmp_path / "db"))
+    e.put(b"k1", b"v")
+    e.put(b"k2", b"v")
+    e.delete(b"k1")
+    assert [k for k, _ in e.iterate(b"k", b"l")] == [b"k2"]
+    assert not e.dirty
+    assert e.first_key(b"k", b"l") == b"k2" and e.last_key(b"a", b"z") == b"k2"
+    e.close()
+
+
+def test_rollback_of_delete_restores_staged_value(tmp_path):
+    e = Engine(str(tmp_path / "db"))
+    e.put(b"x", b"1")
+    sp = e.savepoint()
+    e.delete(b"x")
+    assert e.get(b"x") is None
+    e.rollback(sp)
+    assert e.get(b"x") == b"1"
+    e.close()
