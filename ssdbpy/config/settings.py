@@ -1,0 +1,250 @@
+"""Typed settings with SSDB 1.9.8's options and defaults (config.md §2).
+
+Build with :meth:`Settings.from_file` (or :meth:`Settings.from_node` for an
+already parsed tree). Relative ``work_dir``, ``pidfile`` and
+``logger.output`` are resolved against the config file's directory and
+stored as absolute paths, so nothing depends on the process's cwd.
+
+Deliberate differences from SSDB (each a :class:`ConfigError` with the line):
+
+* an ``auth:`` line with an empty value is refused (SSDB would turn
+  authentication on with the empty password);
+* weak passwords are refused at load time (SSDB checks after binding);
+* ``server.port`` must be a decimal integer in 0..65535 (SSDB's ``atoi``
+  would silently turn junk into port 0 = a random port);
+* two ``slaveof`` blocks with the same id (they would share a position).
+
+Other integers keep C ``atoi`` leniency.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from ssdbpy.config.parser import Node, load
+from ssdbpy.errors import ConfigError
+
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "none")
+DEFAULT_BINLOG_CAPACITY = 20_000_000
+MIN_PASSWORD_LEN = 32
+SAMPLE_PASSWORD = "very-strong-password"
+MSG_WEAK_PASSWORD = "WARNING! Weak password is not allowed!"
+
+
+@dataclass
+class ServerSettings:
+    ip: str = "127.0.0.1"
+    port: int = 0  # 0 = OS-chosen
+    auth: list[str] = field(default_factory=list)  # empty = authentication off
+    allow: list[str] = field(default_factory=list)
+    deny: list[str] = field(default_factory=list)
+    readonly: bool = False
+    slowlog_timeout: float = 0.0  # milliseconds, 0 = off
+
+
+@dataclass
+class SlaveofSettings:
+    id: str
+    type: str  # "sync" | "mirror"
+    host: str  # ip, or the hostname when ip was empty
+    port: int  # 1..65535
+    auth: str | None = None
+    recv_timeout: int = 30  # seconds
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = f"{self.host}|{self.port}"
+
+
+@dataclass
+class ReplicationSettings:
+    binlog: bool = False
+    binlog_capacity: int = DEFAULT_BINLOG_CAPACITY  # records
+    sync_speed: int = 0  # MB/s, <= 0 unlimited (no effect in 1.9.8)
+    slaveof: list[SlaveofSettings] = field(default_factory=list)
+
+
+@dataclass
+class LoggerSettings:
+    level: str = "debug"  # one of LOG_LEVELS
+    output: str = "stdout"  # "stdout", "stderr" or an absolute file path
+    rotate_size: int = 0  # bytes, 0 = never
+
+
+@dataclass
+class LevelDBSettings:
+    cache_size: int = 16  # MB
+    block_size: int = 32  # KB
+    write_buffer_size: int = 16  # MB
+    max_open_files: int = 500
+    compaction_speed: int = 0  # MB/s
+    compression: bool = True
+
+
+@dataclass
+class Settings:
+    conf_path: str = ""
+    work_dir: str = "."
+    pidfile: str | None = None
+    server: ServerSettings = field(default_factory=ServerSettings)
+    replication: ReplicationSettings = field(default_factory=ReplicationSettings)
+    logger: LoggerSettings = field(default_factory=LoggerSettings)
+    leveldb: LevelDBSettings = field(default_factory=LevelDBSettings)
+    #: non-fatal problems found while loading (e.g. ignored slaveof blocks), to log at start-up
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Settings:
+        """Load ``path``; raises ConfigError (syntax/validation) or OSError (reading)."""
+        conf_path = os.path.abspath(os.fspath(path))
+        node = load(conf_path)
+        return cls.from_node(node, os.path.dirname(conf_path), conf_path=conf_path)
+
+    @classmethod
+    def from_node(cls, node: Node, base_dir: str, *, conf_path: str = "") -> Settings:
+        """Build settings from a parsed tree; relative paths are resolved against ``base_dir``."""
+        base_dir = os.path.abspath(base_dir)
+        warnings: list[str] = []
+        pidfile = node.get_str("pidfile")
+        return cls(
+            conf_path=conf_path,
+            work_dir=_resolve(base_dir, node.get_str("work_dir") or "."),
+            pidfile=_resolve(base_dir, pidfile) if pidfile else None,
+            server=_server(node),
+            replication=_replication(node, warnings),
+            logger=_logger(node, base_dir),
+            leveldb=_leveldb(node),
+            warnings=warnings,
+        )
+
+
+def _resolve(base_dir: str, path: str) -> str:
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
+
+
+def _yes(value: str) -> bool:
+    return value.lower() == "yes"
+
+
+_PORT = re.compile(r"[0-9]+")
+
+
+def _port(node: Node | None) -> int:
+    if node is None:
+        return 0
+    if _PORT.fullmatch(node.value) and int(node.value) <= 65535:
+        return int(node.value)
+    raise ConfigError(
+        f"invalid server.port {node.value!r}: expected an integer in 0..65535 "
+        "(0 = let the OS choose)",
+        node.line,
+    )
+
+
+def _password(node: Node) -> str:
+    value = node.value
+    if value == "":
+        raise ConfigError(
+            "empty 'auth:' value: ssdbpy refuses to start with an empty password "
+            "(SSDB would enable authentication with an empty password); remove the "
+            f"line or set a password of at least {MIN_PASSWORD_LEN} characters",
+            node.line,
+        )
+    if len(value.encode()) < MIN_PASSWORD_LEN or value == SAMPLE_PASSWORD:
+        raise ConfigError(
+            f"{MSG_WEAK_PASSWORD} A password must be at least {MIN_PASSWORD_LEN} "
+            f"characters long and must not be {SAMPLE_PASSWORD!r}",
+            node.line,
+        )
+    return value
+
+
+def _server(node: Node) -> ServerSettings:
+    return ServerSettings(
+        ip=node.get_str("server.ip") or "127.0.0.1",
+        port=_port(node.get("server.port")),
+        auth=[_password(n) for n in node.children_named("server.auth")],
+        allow=[n.value for n in node.children_named("server.allow") if n.value],
+        deny=[n.value for n in node.children_named("server.deny") if n.value],
+        readonly=_yes(node.get_str("server.readonly")),
+        slowlog_timeout=max(0.0, node.get_float("server.slowlog_timeout", 0.0)),
+    )
+
+
+def _slaveof(block: Node, warnings: list[str]) -> SlaveofSettings | None:
+    host = block.get_str("ip") or block.get_str("host")
+    port = block.get_int("port")
+    if not host or not 1 <= port <= 65535:
+        if block.children:  # an all-commented sample block is not worth a warning
+            warnings.append(
+                f"line {block.line}: slaveof block ignored: needs a non-empty ip/host "
+                f"and a port in 1..65535 (got host {host!r}, port {port})"
+            )
+        return None
+    recv_timeout = block.get_int("recv_timeout", 30)
+    return SlaveofSettings(
+        id=block.get_str("id"),
+        type="mirror" if block.get_str("type") == "mirror" else "sync",
+        host=host,
+        port=port,
+        auth=block.get_str("auth") or None,
+        recv_timeout=recv_timeout if recv_timeout > 0 else 30,
+    )
+
+
+def _replication(node: Node, warnings: list[str]) -> ReplicationSettings:
+    capacity = node.get_int("replication.binlog.capacity", DEFAULT_BINLOG_CAPACITY)
+    slaves: list[SlaveofSettings] = []
+    seen: dict[str, int] = {}
+    for block in node.children_named("replication.slaveof"):
+        slave = _slaveof(block, warnings)
+        if slave is None:
+            continue
+        if slave.id in seen:
+            raise ConfigError(
+                f"duplicate slaveof id {slave.id!r} (also used by the block at line "
+                f"{seen[slave.id]}); each slaveof needs its own id",
+                block.line,
+            )
+        seen[slave.id] = block.line
+        slaves.append(slave)
+    return ReplicationSettings(
+        binlog=_yes(node.get_str("replication.binlog")),
+        binlog_capacity=capacity if capacity > 0 else DEFAULT_BINLOG_CAPACITY,
+        sync_speed=node.get_int("replication.sync_speed", 0),
+        slaveof=slaves,
+    )
+
+
+def _logger(node: Node, base_dir: str) -> LoggerSettings:
+    level = node.get_str("logger.level").lower()
+    output = node.get_str("logger.output") or "stdout"
+    if output not in ("stdout", "stderr"):
+        output = _resolve(base_dir, output)
+    return LoggerSettings(
+        level=level if level in LOG_LEVELS else "debug",
+        output=output,
+        rotate_size=max(0, node.get_int("logger.rotate.size", 0)),
+    )
+
+
+def _positive(node: Node, path: str, default: int) -> int:
+    value = node.get_int(path, default)
+    return value if value > 0 else default
+
+
+def _leveldb(node: Node) -> LevelDBSettings:
+    cache_size = _positive(node, "leveldb.cache_size", 16)
+    max_open_files = node.get_int("leveldb.max_open_files", 0)
+    if max_open_files <= 0:
+        max_open_files = min(1000, max(500, cache_size // 1024 * 300))
+    return LevelDBSettings(
+        cache_size=cache_size,
+        block_size=_positive(node, "leveldb.block_size", 32),
+        write_buffer_size=_positive(node, "leveldb.write_buffer_size", 16),
+        max_open_files=max_open_files,
+        compaction_speed=node.get_int("leveldb.compaction_speed", 0),
+        compression=node.get_str("leveldb.compression").lower() != "no",
+    )

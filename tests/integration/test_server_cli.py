@@ -1,0 +1,425 @@
+"""ssdb-server command-line paths that end before a server is started (config.md §3)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+REPO = Path(__file__).resolve().parents[2]
+BANNER = "ssdb-server 1.9.8\nCopyright (c) 2012-2015 ssdb.io\n\n"
+USAGE_LINE = "    ssdb-server [-d] /path/to/ssdb.conf [-s start|stop|restart]\n"
+PW = "p" * 32
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ssdbpy.apps.server", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    print("rc:", proc.returncode, "\nstdout:\n", proc.stdout, "\nstderr:\n", proc.stderr)
+    return proc
+
+
+def write_conf(tmp_path: Path, body: str, name: str = "ssdb.conf") -> Path:
+    conf = tmp_path / name
+    conf.write_text(body)
+    return conf
+
+
+def test_help() -> None:
+    p = run("-h")
+    assert p.returncode == 0
+    assert p.stderr == BANNER
+    assert p.stdout.startswith("Usage:\n") and USAGE_LINE in p.stdout
+    assert "-d    run as daemon" in p.stdout
+
+
+def test_version() -> None:
+    p = run("-v")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", BANNER)
+
+
+def test_no_config_prints_usage() -> None:
+    p = run()
+    assert p.returncode == 1
+    assert p.stderr == BANNER
+    assert USAGE_LINE in p.stdout
+
+
+def test_only_daemon_flag_prints_usage() -> None:
+    p = run("-d")
+    assert p.returncode == 1 and USAGE_LINE in p.stdout
+
+
+def test_bad_start_option(tmp_path: Path) -> None:
+    p = run(str(tmp_path / "x.conf"), "-s", "reload")
+    assert p.returncode == 1
+    assert USAGE_LINE in p.stdout
+    assert p.stderr == BANNER + "Error: bad argument: 'reload'\n"
+
+
+def test_s_without_value(tmp_path: Path) -> None:
+    p = run(str(tmp_path / "x.conf"), "-s")
+    assert p.returncode == 1
+    assert USAGE_LINE in p.stdout
+
+
+def test_options_are_scanned_in_order(tmp_path: Path) -> None:
+    # like SSDB, -v exits as soon as it is seen
+    assert run("-v", "-s", "bad").returncode == 0
+    assert run("-s", "bad", "-v").returncode == 1
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.conf"
+    p = run(str(missing))
+    assert p.returncode == 1
+    assert f"'{missing}' is not a file or not exists!" in p.stderr
+
+
+def test_config_is_a_directory(tmp_path: Path) -> None:
+    p = run(str(tmp_path))
+    assert p.returncode == 1
+    assert f"'{tmp_path}' is not a file or not exists!" in p.stderr
+
+
+@pytest.mark.parametrize(
+    "body,line,fragment",
+    [
+        ("server:\n    port: 8888\n", 2, "whitespace"),
+        ("# c\nserver:\n\t\tport: 8888\n", 3, "indent"),
+        ("server:\n\tport 8888\n", 2, "key: value"),
+        ("server:\n\tip: 127.0.0.1\n\tport: eighty\n", 3, "server.port"),
+        ("server:\n\tport: 70000\n", 2, "server.port"),
+    ],
+)
+def test_config_errors_report_line(tmp_path: Path, body: str, line: int, fragment: str) -> None:
+    conf = write_conf(tmp_path, body)
+    p = run(str(conf))
+    assert p.returncode == 1
+    assert f"error loading conf file: '{conf}'" in p.stderr
+    assert f"line {line}:" in p.stderr and fragment in p.stderr
+    assert p.stdout == ""
+
+
+@pytest.mark.parametrize("pw", ["very-strong-password", "short", "x" * 31])
+def test_weak_password_refused(tmp_path: Path, pw: str) -> None:
+    conf = write_conf(tmp_path, f"server:\n\tport: 0\n\tauth: {pw}\n")
+    p = run(str(conf))
+    assert p.returncode == 1
+    assert "Weak password is not allowed" in p.stderr
+    assert "line 3:" in p.stderr
+
+
+def test_empty_auth_refused(tmp_path: Path) -> None:
+    conf = write_conf(tmp_path, "server:\n\tport: 0\n\tauth:\n")
+    p = run(str(conf))
+    assert p.returncode == 1
+    assert "line 3:" in p.stderr and "empty" in p.stderr and "refuses to start" in p.stderr
+
+
+def test_pidfile_exists_refused(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    pidfile = tmp_path / "var" / "ssdb.pid"
+    pidfile.write_text("12345")
+    conf = write_conf(tmp_path, "work_dir = ./var\npidfile = ./var/ssdb.pid\n")
+    p = run(str(conf))
+    assert p.returncode == 1
+    assert (
+        "Fatal error!\n"
+        f"Pidfile {pidfile} already exists!\n"
+        "Kill the running process before you run this command,\n"
+        "or use '-s restart' option to restart the server.\n"
+    ) in p.stderr
+    assert pidfile.read_text() == "12345"
+
+
+def test_missing_work_dir(tmp_path: Path) -> None:
+    conf = write_conf(tmp_path, "work_dir = ./missing\npidfile = ./ssdb.pid\n")
+    p = run(str(conf))
+    assert p.returncode == 1
+    assert f"'{tmp_path / 'missing'}' is not a directory or not exists!" in p.stderr
+    assert not (tmp_path / "ssdb.pid").exists()
+
+
+def test_relative_config_path_resolves_against_its_directory(tmp_path: Path) -> None:
+    sub = tmp_path / "etc"
+    sub.mkdir()
+    write_conf(sub, "work_dir = ./var\n")
+    p = run("etc/ssdb.conf", cwd=tmp_path)
+    assert p.returncode == 1
+    assert f"'{sub / 'var'}' is not a directory or not exists!" in p.stderr
+
+
+def test_stop_without_pidfile(tmp_path: Path) -> None:
+    conf = write_conf(tmp_path, "pidfile = ./ssdb.pid\n")
+    p = run(str(conf), "-s", "stop")
+    assert p.returncode == 1
+    assert f"could not read pidfile: {tmp_path / 'ssdb.pid'}" in p.stderr
+
+
+def test_stop_without_pidfile_configured(tmp_path: Path) -> None:
+    conf = write_conf(tmp_path, "server:\n\tport: 0\n")
+    p = run(str(conf), "-s", "stop")
+    assert p.returncode == 1
+    assert "could not read pidfile" in p.stderr
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stop_stale_pidfile(tmp_path: Path) -> None:
+    pid = _dead_pid()
+    pidfile = tmp_path / "ssdb.pid"
+    pidfile.write_text(str(pid))
+    conf = write_conf(tmp_path, "pidfile = ./ssdb.pid\n")
+    p = run(str(conf), "-s", "stop")
+    assert p.returncode == 0
+    assert f"process: {pid} not running" in p.stderr
+    assert not pidfile.exists()
+
+
+FAKE_SERVER = """
+import os, signal, sys, time
+pidfile = sys.argv[1]
+with open(pidfile, "w") as f:
+    f.write(str(os.getpid()))
+def on_term(signum, frame):
+    os.unlink(pidfile)
+    sys.exit(0)
+if sys.argv[2] == "clean":
+    signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _fake_server(pidfile: Path, mode: str) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", FAKE_SERVER, str(pidfile), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    return child
+
+
+def test_stop_running_process(tmp_path: Path) -> None:
+    pidfile = tmp_path / "ssdb.pid"
+    child = _fake_server(pidfile, "clean")
+    try:
+        conf = write_conf(tmp_path, "pidfile = ./ssdb.pid\n")
+        p = run(str(conf), "-s", "stop")
+        assert p.returncode == 0
+        assert child.wait(timeout=10) == 0
+        assert not pidfile.exists()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_stop_process_that_dies_without_removing_pidfile(tmp_path: Path) -> None:
+    pidfile = tmp_path / "ssdb.pid"
+    child = _fake_server(pidfile, "crash")
+    try:
+        conf = write_conf(tmp_path, "pidfile = ./ssdb.pid\n")
+        stopper = subprocess.Popen(
+            [sys.executable, "-m", "ssdbpy.apps.server", str(conf), "-s", "stop"],
+            env=_env(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.wait(timeout=10) == -signal.SIGTERM  # reaped, so it no longer exists
+        _, err = stopper.communicate(timeout=10)
+        assert stopper.returncode == 0, err
+        assert not pidfile.exists()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_tools_wrapper(tmp_path: Path) -> None:
+    wrapper = REPO / "tools" / "ssdb-server"
+    assert os.access(wrapper, os.X_OK)
+    p = subprocess.run(
+        [sys.executable, str(wrapper), "-h"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert p.returncode == 0 and USAGE_LINE in p.stdout and p.stderr == BANNER
+
+
+# --- start-up and shutdown around a stub Server (the CLI wiring only) --------
+
+STUB = """
+import errno, sys, types
+import gevent, gevent.event
+from ssdbpy.errors import StorageError
+
+mode = sys.argv.pop(1)
+
+
+class Server:
+    def __init__(self, settings):
+        if mode == "storage":
+            raise StorageError("could not open data db: " + settings.work_dir + "/data")
+        self.settings = settings
+        self.stopped = gevent.event.Event()
+
+    def start(self):
+        if mode == "bind":
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        self.address = (self.settings.server.ip, 45678)
+
+    def serve_forever(self):
+        keepalive = gevent.spawn(gevent.sleep, 1e6)  # a real server has its listening socket
+        self.stopped.wait()
+        keepalive.kill()
+
+    def stop(self, timeout=5.0):
+        gevent.sleep(0.1)
+        self.stopped.set()
+        gevent.sleep(0.1)
+        print("STUB STOPPED", file=sys.stderr, flush=True)
+
+
+module = types.ModuleType("ssdbpy.server.server")
+module.Server = Server
+sys.modules["ssdbpy.server.server"] = module
+from ssdbpy.apps.server import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def _stub(mode: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", STUB, mode, *args]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+START_CONF = (
+    "work_dir = ./var\n"
+    "pidfile = ./var/ssdb.pid\n"
+    "server:\n\tport: 0\n\tallow: 127.0.0.1\n"
+    "logger:\n\tlevel: info\n\toutput: ./var/log.txt\n"
+)
+
+
+@pytest.fixture
+def start_dir(tmp_path: Path) -> Path:
+    (tmp_path / "var").mkdir()
+    write_conf(tmp_path, START_CONF)
+    return tmp_path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_start_and_graceful_stop(start_dir: Path, sig: int) -> None:
+    pidfile = start_dir / "var" / "ssdb.pid"
+    log = start_dir / "var" / "log.txt"
+    proc = subprocess.Popen(
+        _stub("ok", str(start_dir / "ssdb.conf")),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: log.exists() and "ssdb server started." in log.read_text())
+        assert pidfile.read_text() == str(proc.pid)  # decimal, no newline
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    print(out, err, log.read_text())
+    assert proc.returncode == 0
+    assert out == ""
+    assert err == BANNER + "STUB STOPPED\n"
+    assert not pidfile.exists()
+    text = log.read_text()
+    for fragment in (
+        "[INFO ] server.py(",
+        "ssdb-server 1.9.8",
+        f"main_db          : {start_dir / 'var' / 'data'}",
+        "server listen on 127.0.0.1:45678",
+        "    allow   : 127.0.0.1",
+        "    auth    : off",
+        f"pidfile: {pidfile}, pid: {proc.pid}",
+        "ssdb server started.",
+    ):
+        assert fragment in text
+    assert text.rstrip().endswith("ssdb-server exit.")
+
+
+def test_bind_failure(start_dir: Path) -> None:
+    p = subprocess.run(
+        _stub("bind", str(start_dir / "ssdb.conf")),
+        env=_env(), capture_output=True, text=True, timeout=30,
+    )
+    assert p.returncode == 1
+    assert "error opening server socket! Address already in use" in p.stderr
+    assert not (start_dir / "var" / "ssdb.pid").exists()
+
+
+def test_storage_failure(start_dir: Path) -> None:
+    p = subprocess.run(
+        _stub("storage", str(start_dir / "ssdb.conf")),
+        env=_env(), capture_output=True, text=True, timeout=30,
+    )
+    assert p.returncode == 1
+    assert f"could not open data db: {start_dir / 'var'}/data" in p.stderr
+    assert not (start_dir / "var" / "ssdb.pid").exists()
+
+
+def test_daemon_and_stop(start_dir: Path) -> None:
+    conf = str(start_dir / "ssdb.conf")
+    pidfile = start_dir / "var" / "ssdb.pid"
+    log = start_dir / "var" / "log.txt"
+    p = subprocess.run(_stub("ok", "-d", conf), env=_env(), capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0 and p.stdout == "" and p.stderr == BANNER
+    wait_for(lambda: log.exists() and "ssdb server started." in log.read_text())
+    pid = int(pidfile.read_text())
+    try:
+        assert os.getsid(pid) != os.getsid(0)  # detached into its own session
+        p = run(conf, "-s", "stop")
+        assert p.returncode == 0
+        assert not pidfile.exists()
+        assert log.read_text().rstrip().endswith("ssdb-server exit.")
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
