@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ssdbpy import errors
-from ssdbpy.cnum import int64, uint64
+from ssdbpy.cnum import int64, uint64, wrap_int64
 from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
 from ssdbpy.storage.keys import MAX_NAME
 
@@ -101,7 +101,7 @@ def _incr(ctx, args, sign: int):
     ctx.check_kv_range(key)
     _too_long(key)
     by = int64(args[2]) if len(args) > 2 else 1
-    return [OK, str(ctx.db.kv.incr(key, by * sign)).encode()]
+    return [OK, str(ctx.db.kv.incr(key, wrap_int64(by * sign))).encode()]
 
 
 @command("incr", 2, WRITE)

@@ -65,7 +65,8 @@ class Database:
 
     def rollback(self, sp: tuple[int, int]) -> None:
         self.engine.rollback(sp[0])
-        self.binlog.last_seq = sp[1]
+        # records committed mid-command (a scan commits staged writes) stay numbered
+        self.binlog.last_seq = max(sp[1], self.binlog.committed_seq)
 
     def commit(self) -> None:
         self.engine.commit()

@@ -62,8 +62,12 @@ class Binlog:
         self.min_seq = 0
         self.last_seq = 0
         self._recover()
+        #: highest sequence already written to LevelDB (a rollback never goes below it)
+        self.committed_seq = self.last_seq
         #: called after a commit that added records (replication wakes up)
         self.listeners: list[Callable[[], None]] = []
+        #: lowest sequence a reader (a replication session) still needs, or None
+        self.hold: Callable[[], int | None] = lambda: None
         self._written = False
         engine.on_commit.append(self._committed)
 
@@ -88,6 +92,7 @@ class Binlog:
         self._written = True
 
     def _committed(self) -> None:
+        self.committed_seq = self.last_seq
         if self._written:
             self._written = False
             for cb in self.listeners:
@@ -113,9 +118,24 @@ class Binlog:
     def needs_trim(self) -> bool:
         return self.enabled and self.last_seq - self.min_seq >= self.capacity + self.TRIM_SLACK
 
+    #: however far behind a reader is, no more than this many capacities are kept
+    HOLD_LIMIT = 4
+
+    def trim_upto(self) -> int:
+        """Highest sequence that may be deleted now."""
+        upto = self.last_seq - self.capacity
+        needed = self.hold()
+        if needed is not None:
+            upto = max(min(upto, needed - 1), self.last_seq - self.HOLD_LIMIT * self.capacity)
+        return upto
+
     def trim_step(self) -> bool:
-        """Delete up to TRIM_BATCH of the oldest records beyond capacity; True if more remain."""
-        upto = self.last_seq - self.capacity  # delete [min_seq, upto]
+        """Delete up to TRIM_BATCH of the oldest records beyond capacity; True if more remain.
+
+        Records a connected replication session still needs (``hold``) are
+        kept, up to HOLD_LIMIT capacities.
+        """
+        upto = self.trim_upto()  # delete [min_seq, upto]
         start = max(self.min_seq, 0)
         stop = min(upto, start + self.TRIM_BATCH - 1)
         if stop < start:
