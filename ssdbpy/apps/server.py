@@ -215,6 +215,7 @@ def _serve(settings: Settings, conf_file: str) -> int:
         log.fatal("%s", e)
         _err(str(e))
         return 1
+    repl = _wire_replication(settings, srv)
     try:
         srv.start()
     except OSError as e:
@@ -223,6 +224,7 @@ def _serve(settings: Settings, conf_file: str) -> int:
         _stop_quietly(srv)
         return 1
     _log_listening(settings, srv)
+    _start_slaves(settings, repl)
 
     stopper: gevent.Greenlet | None = None
 
@@ -256,6 +258,29 @@ def _serve(settings: Settings, conf_file: str) -> int:
             code = 1
     log.info("ssdb-server exit.")
     return code
+
+
+def _wire_replication(settings: Settings, srv: Server):
+    """Attach replication (the sync140 command, slave links) to the server."""
+    import ssdbpy.replication.master  # noqa: F401  (registers sync140)
+    from ssdbpy.replication.manager import Replication
+
+    repl = Replication(srv.db, sync_speed=settings.replication.sync_speed)
+    srv.state.repl = repl
+    srv.on_stop.append(repl.stop)
+    b = srv.db.binlog
+    log.info("binlogs capacity: %d, min: %d, max: %d", b.capacity, b.min_seq, b.max_seq)
+    kr = srv.state.kv_range
+    log.info('key_range.kv: "%s", "%s"', kr.start.decode("latin-1"), kr.end.decode("latin-1"))
+    return repl
+
+
+def _start_slaves(settings: Settings, repl) -> None:
+    from ssdbpy.replication.manager import SlaveConfig
+
+    for s in settings.replication.slaveof:
+        repl.add_slave(SlaveConfig(id=s.id, host=s.host, port=s.port, type=s.type, auth=s.auth,
+                                   recv_timeout=float(s.recv_timeout)))
 
 
 def _stop_quietly(srv: Server) -> None:

@@ -60,10 +60,10 @@ class Database:
         return cls(data, meta, Binlog(data, enabled=binlog, capacity=binlog_capacity))
 
     # --- staging ---------------------------------------------------------------
-    def savepoint(self) -> tuple[int, int]:
+    def savepoint(self) -> tuple[tuple[int, int], int]:
         return self.engine.savepoint(), self.binlog.last_seq
 
-    def rollback(self, sp: tuple[int, int]) -> None:
+    def rollback(self, sp: tuple[tuple[int, int], int]) -> None:
         self.engine.rollback(sp[0])
         # records committed mid-command (a scan commits staged writes) stay numbered
         self.binlog.last_seq = max(sp[1], self.binlog.committed_seq)

@@ -3,18 +3,78 @@
 Every member has two records: ``s<len><name><len><member>`` -> decimal score and
 the score index ``z<len><name><sign><BE64 score>=<member>`` -> b"".  The size
 record ``Z<name>`` (int64 LE) is deleted when the set becomes empty.
+
+Names and members longer than 255 bytes cannot be encoded: reads treat them as
+absent (empty results), writers must refuse them before calling ``set``/``delete``.
+
+One deliberate difference from SSDB 1.9.8: reverse walks (``zrscan``,
+``zrrange``, ``zrrank``, ``zpop_back``, ``redis_zrrange``) include members
+whose score is exactly INT64_MAX, which SSDB skips.
 """
 
 from __future__ import annotations
 
+import sys
+from itertools import islice
 from typing import TYPE_CHECKING, Iterator
 
-from ssdbpy.cnum import INT64_MAX, INT64_MIN, int64
+from ssdbpy.cnum import INT64_MAX, INT64_MIN, UINT64_MAX, int64, wrap_int64
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
+
+MAX_NAME = keys.MAX_NAME
+_CLEAR_BATCH = 1000
+
+Pair = tuple[bytes, int]
+
+
+def _cap(n: int) -> int:
+    """An unsigned count usable by islice (no zset has more than sys.maxsize members)."""
+    return n if n < sys.maxsize else sys.maxsize
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with ``prefix``."""
+    p = prefix.rstrip(b"\xff")
+    return p[:-1] + bytes((p[-1] + 1,))
+
+
+def _decode_index(plen: int, it) -> Iterator[Pair]:
+    """``(member, score)`` from score index keys whose name prefix is ``plen`` bytes long."""
+    from_bytes = int.from_bytes
+    for key in it:
+        yield key[plen + 10 :], from_bytes(key[plen + 1 : plen + 9], "big", signed=True)
+
+
+def range_window(offset: int, limit: int) -> tuple[int, int]:
+    """SSDB's ``zrange`` window ``[offset, end)`` for uint64 ``offset``/``limit``.
+
+    SSDB computes ``end = offset + limit`` unless that overflows uint64, in
+    which case ``end = limit`` (so ``limit = -1`` means "to the end").
+    """
+    end = offset + limit
+    if end > UINT64_MAX:
+        end = limit
+    return offset, end
+
+
+def redis_window(start: int, stop: int, size_of) -> tuple[int, int] | None:
+    """Redis ZRANGE index arithmetic (commands.md §4.2) -> ``(offset, limit)`` or None (empty).
+
+    ``size_of()`` is only called when an index is negative.
+    """
+    if start < 0 or stop < 0:
+        size = size_of()
+        if start < 0:
+            start = max(size + start, 0)
+        if stop < 0:
+            stop = size + stop
+    if stop < 0 or start > stop:
+        return None
+    return start, stop - start + 1
 
 
 class ZSet:
@@ -23,8 +83,15 @@ class ZSet:
         self.binlog = db.binlog
 
     # --- point operations ------------------------------------------------------
+    def get(self, name: bytes, member: bytes) -> bytes | None:
+        """The stored score string of ``member`` (what ``zget`` returns), or None."""
+        if len(name) > MAX_NAME or len(member) > MAX_NAME:
+            return None
+        return self.engine.get(keys.encode_zset(name, member))
+
     def score(self, name: bytes, member: bytes) -> int | None:
-        raw = self.engine.get(keys.encode_zset(name, member))
+        """``member``'s score as int64 (a non-integer stored string reads as its int parse)."""
+        raw = self.get(name, member)
         return None if raw is None else int64(raw)
 
     def size(self, name: bytes) -> int:
@@ -39,26 +106,33 @@ class ZSet:
             self.engine.put(sk, keys.pack_i64le(n))
 
     def set(self, name: bytes, member: bytes, score: int) -> int:
-        """Set ``member``'s score; 1 if it is new, 0 if it existed (logs ZSET only on change)."""
+        """Set ``member``'s score; 1 if it is new, 0 if it existed (logs ZSET only on change).
+
+        The caller validates ``name``/``member`` (non-empty, at most 255 bytes).
+        """
         mk = keys.encode_zset(name, member)
-        old = self.engine.get(mk)
+        engine = self.engine
+        old = engine.get(mk)
+        new_raw = str(score).encode()
         if old is not None:
-            old_score = int64(old)
-            if old_score == score and old == str(score).encode():
+            if old == new_raw:
                 return 0
-            self.engine.delete(keys.encode_zscore(name, member, old_score))
+            engine.delete(keys.encode_zscore(name, member, int64(old)))
             new = 0
         else:
             new = 1
-        self.engine.put(mk, str(score).encode())
-        self.engine.put(keys.encode_zscore(name, member, score), b"")
+        engine.put(mk, new_raw)
+        engine.put(keys.encode_zscore(name, member, score), b"")
         self.binlog.add(bl.ZSET, mk)
         if new:
             self._add_size(name, 1)
         return new
 
     def delete(self, name: bytes, member: bytes) -> int:
-        """Remove ``member``; 1 if it existed (logs ZDEL), else 0."""
+        """Remove ``member``; 1 if it existed (logs ZDEL), else 0.
+
+        The caller refuses names/members longer than 255 bytes.
+        """
         mk = keys.encode_zset(name, member)
         old = self.engine.get(mk)
         if old is None:
@@ -70,8 +144,7 @@ class ZSet:
         return 1
 
     def incr(self, name: bytes, member: bytes, by: int) -> int:
-        from ssdbpy.cnum import wrap_int64
-
+        """Add ``by`` to the score (missing = 0, int64 wrap-around) and store it; the new score."""
         cur = self.score(name, member)
         new = by if cur is None else wrap_int64(cur + by)
         self.set(name, member, new)
@@ -87,7 +160,7 @@ class ZSet:
         after: bool = False,
         score_end: int | None = None,
         reverse: bool = False,
-    ) -> Iterator[tuple[bytes, int]]:
+    ) -> Iterator[Pair]:
         """``(member, score)`` pairs in index order (score, then member bytes).
 
         Forward: scores from ``score_start`` (None = INT64_MIN) up to
@@ -98,8 +171,23 @@ class ZSet:
         ``after`` every member of ``score_start`` is included.  Unlike SSDB
         1.9.8, reverse walks include members scored exactly INT64_MAX.
         """
+        if len(name) > MAX_NAME:
+            return iter(())
+        plen, it = self._index_keys(name, score_start, member_start, after, score_end, reverse)
+        return _decode_index(plen, it)
+
+    def _window(self, name: bytes, start: int, end: int, score_start: int | None = None,
+                member_start: bytes = b"", after: bool = False, score_end: int | None = None,
+                reverse: bool = False) -> list[Pair]:
+        """Items ``[start, end)`` of an ``iter_index`` walk; skipped items are never decoded."""
+        if len(name) > MAX_NAME or end <= start:
+            return []
+        plen, it = self._index_keys(name, score_start, member_start, after, score_end, reverse)
+        return list(_decode_index(plen, islice(it, _cap(start), _cap(end))))
+
+    def _index_keys(self, name, score_start, member_start, after, score_end, reverse) -> tuple[int, Iterator[bytes]]:
+        """``(prefix length, score index keys)`` of an ``iter_index`` walk."""
         prefix = keys.zscore_prefix(name)
-        plen = len(prefix)
         enc = keys.encode_score
         top = prefix + b">"  # above every score key of this zset
 
@@ -119,19 +207,169 @@ class ZSet:
             else:
                 hi = top if score_start is None else below(score_start)
             lo = prefix + (b"" if score_end is None else enc(score_end))
+            # ``lo`` is never an existing key (no ``=member`` part), which keeps plyvel's
+            # reverse iterator clear of its inclusive-start bug (see _list_names)
             it = self.engine.iterate(lo, hi, include_start=True, include_stop=False, reverse=True, keys_only=True)
-        from_bytes = int.from_bytes
-        for key in it:
-            yield key[plen + 10 :], from_bytes(key[plen + 1 : plen + 9], "big", signed=True)
+        return len(prefix), it
 
     def iter_members(self, name: bytes) -> Iterator[tuple[bytes, bytes]]:
         """``(member, raw score)`` from the member records, in member order."""
+        if len(name) > MAX_NAME:
+            return
         prefix = keys.zset_prefix(name)
         plen = len(prefix) + 1
-        for k, v in self.engine.iterate(prefix, prefix + b"\xff\xff", include_stop=False):
-            if len(k) > len(prefix) and k.startswith(prefix):
+        for k, v in self.engine.iterate(prefix, _prefix_end(prefix)):
+            if len(k) > plen:
                 yield k[plen:], v
 
+    # --- rank and range ------------------------------------------------------------
+    def rank(self, name: bytes, member: bytes, reverse: bool = False) -> int | None:
+        """0-based position of ``member`` ascending (descending with ``reverse``), or None.
+
+        None also when the member record has no index entry (as SSDB, which walks the index).
+        """
+        score = self.score(name, member)
+        if score is None:
+            return None
+        key = keys.encode_zscore(name, member, score)
+        engine = self.engine
+        if engine.get(key) is None:
+            return None
+        prefix = keys.zscore_prefix(name)
+        if not reverse:
+            it = engine.iterate(prefix, key, keys_only=True)  # [first, key)
+        else:
+            it = engine.iterate(key, prefix + b">", include_start=False, keys_only=True)  # (key, last]
+        n = 0
+        for _ in it:
+            n += 1
+        return n
+
+    def range(self, name: bytes, offset: int, limit: int, reverse: bool = False) -> list[Pair]:
+        """``zrange``/``zrrange``: skip ``offset`` members, return up to ``limit`` (uint64 semantics)."""
+        start, end = range_window(offset, limit)
+        return self._window(name, start, end, reverse=reverse)
+
+    def redis_range(self, name: bytes, start: int, stop: int, reverse: bool = False) -> list[Pair]:
+        """Redis ZRANGE/ZREVRANGE: inclusive indexes, negatives count from the end."""
+        win = redis_window(start, stop, lambda: self.size(name))
+        if win is None:
+            return []
+        return self.range(name, win[0], win[1], reverse)
+
+    def scan(
+        self,
+        name: bytes,
+        key_start: bytes,
+        score_start: int | None,
+        score_end: int | None,
+        limit: int,
+        offset: int = 0,
+        reverse: bool = False,
+    ) -> list[Pair]:
+        """``zscan``/``zrscan`` (commands.md §4.1): the walk's items ``[offset, limit)``.
+
+        Scores bound the walk inclusively (None = unbounded).  With a non-empty
+        ``key_start`` the walk starts strictly after ``(score_start, key_start)``,
+        ``score_start`` defaulting to ``key_start``'s current score.
+        """
+        if key_start and score_start is None:
+            score_start = self.score(name, key_start)
+        return self._window(name, offset, limit, score_start, key_start, bool(key_start), score_end, reverse)
+
+    def count(self, name: bytes, score_start: int | None, score_end: int | None) -> int:
+        """Members with ``score_start <= score <= score_end`` (None = unbounded)."""
+        if len(name) > MAX_NAME:
+            return 0
+        _plen, it = self._index_keys(name, score_start, b"", False, score_end, False)
+        n = 0
+        for _ in it:
+            n += 1
+        return n
+
+    def sum_count(self, name: bytes, score_start: int | None, score_end: int | None) -> tuple[int, int]:
+        """``(sum, count)`` of the scores in the inclusive range; the sum wraps as int64."""
+        total = n = 0
+        for _m, s in self.iter_index(name, score_start=score_start, score_end=score_end):
+            total += s
+            n += 1
+        return wrap_int64(total), n
+
+    # --- bulk removal ----------------------------------------------------------------
+    def _delete_all(self, name: bytes, pairs: list[Pair]) -> int:
+        n = 0
+        for member, _s in pairs:
+            n += self.delete(name, member)
+        return n
+
+    def remove_range_by_score(self, name: bytes, score_start: int | None, score_end: int | None) -> int:
+        """Delete members with scores in the inclusive range; how many were in it."""
+        pairs = list(self.iter_index(name, score_start=score_start, score_end=score_end))
+        self._delete_all(name, pairs)
+        return len(pairs)
+
+    def remove_range_by_rank(self, name: bytes, start: int, stop: int) -> int:
+        """Delete ranks ``start..stop`` (inclusive, ascending, negatives from the end)."""
+        pairs = self.redis_range(name, start, stop)
+        self._delete_all(name, pairs)
+        return len(pairs)
+
+    def pop(self, name: bytes, limit: int, back: bool = False) -> list[Pair]:
+        """Remove and return up to ``limit`` lowest (``back``: highest) members."""
+        pairs = self._window(name, 0, limit, reverse=back)
+        out = []
+        for member, score in pairs:
+            if self.delete(name, member):
+                out.append((member, score))
+        return out
+
+    def clear(self, name: bytes) -> int:
+        """Delete every member (one ZDEL record each); how many were deleted."""
+        count = 0
+        while True:
+            batch = self._window(name, 0, _CLEAR_BATCH)
+            if not batch:
+                return count
+            n = self._delete_all(name, batch)
+            count += n
+            if n == 0:  # index entries without member records: nothing more to delete
+                return count
+
+    def fix(self, name: bytes) -> int:
+        """Rebuild member records from the index, index entries from member records, and the size.
+
+        Returns the number of members.  Like SSDB, the repairs write no binlog records.
+        """
+        if len(name) > MAX_NAME:
+            return 0
+        engine = self.engine
+        sk = keys.ZSIZE + name
+
+        def store_size(n: int) -> None:
+            if n != self.size(name):
+                if n == 0:
+                    engine.delete(sk)
+                else:
+                    engine.put(sk, keys.pack_i64le(n))
+
+        n = 0
+        for member, score in self.iter_index(name):
+            n += 1
+            mk = keys.encode_zset(name, member)
+            raw = str(score).encode()
+            if engine.get(mk) != raw:
+                engine.put(mk, raw)
+        store_size(n)
+        n = 0
+        for member, raw in self.iter_members(name):
+            n += 1
+            zk = keys.encode_zscore(name, member, int64(raw))
+            if engine.get(zk) is None:
+                engine.put(zk, b"")
+        store_size(n)
+        return n
+
+    # --- names -------------------------------------------------------------------------
     def list_names(self, start: bytes, end: bytes, limit: int, reverse: bool = False) -> list[bytes]:
         """Zset names in ``(start, end]`` ascending, or descending from ``start`` (exclusive) to ``end``."""
         return _list_names(self.engine, keys.ZSIZE, start, end, limit, reverse)
@@ -146,10 +384,17 @@ def _list_names(engine, prefix: bytes, start: bytes, end: bytes, limit: int, rev
     if not reverse:
         it = engine.iterate(prefix + start, (prefix + end) if end else upper,
                             include_start=False, include_stop=bool(end), keys_only=True)
-    else:
-        it = engine.iterate(prefix + end, (prefix + start) if start else upper,
-                            include_start=True, include_stop=False, reverse=True, keys_only=True)
-    for k in it:
+        for k in it:
+            out.append(k[1:])
+            if len(out) >= limit:
+                break
+        return out
+    # Reverse walks get no lower bound from plyvel (1.5.1 yields nothing when the
+    # highest key in range equals an inclusive ``start``); stop by hand instead.
+    lo = prefix + end
+    for k in engine.iterate(None, (prefix + start) if start else upper, reverse=True, keys_only=True):
+        if k < lo:
+            break
         out.append(k[1:])
         if len(out) >= limit:
             break

@@ -61,7 +61,7 @@ class Background:
         while True:
             gevent.sleep(TRIM_INTERVAL)
             try:
-                while binlog.needs_trim() and not self.db.engine.dirty:
+                if binlog.needs_trim() and not self.db.engine.dirty:
                     while binlog.trim_step():
                         gevent.sleep(0)
             except Exception:

@@ -57,6 +57,8 @@ class Server:
         self._server: StreamServer | None = None
         self._stopped = Event()
         self._closed = False
+        #: called first by stop() (e.g. to stop replication links)
+        self.on_stop: list = []
         self.address: tuple[str, int] = (srv.ip, srv.port)
 
     @staticmethod
@@ -84,6 +86,11 @@ class Server:
         if self._closed:
             return
         self._closed = True
+        for hook in self.on_stop:
+            try:
+                hook()
+            except Exception:
+                log.exception("stop hook failed")
         if self._server is not None:
             self._server.close()  # stop accepting
             # connections are idle between requests (handlers never yield mid-request)

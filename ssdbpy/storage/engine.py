@@ -48,6 +48,7 @@ class Engine:
             raise StorageError(f"could not open db: {path}: {exc}") from exc
         self._pending: dict[bytes, bytes | None] = {}
         self._undo: list[tuple[bytes, object]] = []
+        self._generation = 0  # commits so far
         #: called after every commit that wrote something
         self.on_commit: list[Callable[[], None]] = []
         self.closed = False
@@ -71,14 +72,21 @@ class Engine:
         p[key] = None
 
     # --- staging ------------------------------------------------------------
-    def savepoint(self) -> int:
-        return len(self._undo)
+    def savepoint(self) -> tuple[int, int]:
+        return self._generation, len(self._undo)
 
-    def rollback(self, savepoint: int) -> None:
-        """Forget every staged write made after ``savepoint`` (not yet committed)."""
+    def rollback(self, savepoint: tuple[int, int]) -> None:
+        """Forget every staged write made after ``savepoint``.
+
+        Writes committed since then (an iteration commits) cannot be undone;
+        everything staged after that commit is.
+        """
+        gen, mark = savepoint
+        if gen != self._generation:
+            mark = 0
         undo = self._undo
         p = self._pending
-        while len(undo) > savepoint:
+        while len(undo) > mark:
             key, prev = undo.pop()
             if prev is _MISSING:
                 p.pop(key, None)
@@ -97,6 +105,7 @@ class Engine:
         pending = self._pending
         self._pending = {}
         self._undo.clear()
+        self._generation += 1
         with self._db.write_batch(transaction=True) as wb:
             for k, v in pending.items():
                 if v is None:

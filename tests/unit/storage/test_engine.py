@@ -43,3 +43,14 @@ def test_rollback_of_delete_restores_staged_value(tmp_path):
     e.rollback(sp)
     assert e.get(b"x") == b"1"
     e.close()
+
+
+def test_rollback_after_a_mid_command_commit_undoes_later_writes(tmp_path):
+    e = Engine(str(tmp_path / "db"))
+    sp = e.savepoint()
+    e.put(b"a", b"1")
+    list(e.iterate())  # commits "a"
+    e.put(b"b", b"2")
+    e.rollback(sp)
+    assert e.get(b"a") == b"1" and e.get(b"b") is None
+    e.close()
