@@ -136,12 +136,14 @@ class Engine:
         if self._pending:
             self.commit()
         src = snapshot if snapshot is not None else self._db
+        if reverse:
+            # plyvel 1.5's reverse iterator misses a lone key equal to an inclusive start
+            return _reverse(src, start, stop, include_start, include_stop, keys_only)
         return src.iterator(  # type: ignore[attr-defined]
             start=start,
             stop=stop,
             include_start=include_start,
             include_stop=include_stop,
-            reverse=reverse,
             include_value=not keys_only,
         )
 
@@ -185,6 +187,27 @@ class Engine:
         self.commit()
         self._db.close()
         self.closed = True
+
+
+def _reverse(src, start, stop, include_start: bool, include_stop: bool, keys_only: bool) -> Iterator:
+    """Descending walk over ``start..stop`` with a raw iterator."""
+    it = src.raw_iterator()
+    if stop is None:
+        it.seek_to_last()
+    else:
+        it.seek(stop)  # first key >= stop
+        if not it.valid():
+            it.seek_to_last()
+        else:
+            k = it.key()
+            if k > stop or (k == stop and not include_stop):
+                it.prev()
+    while it.valid():
+        k = it.key()
+        if start is not None and (k < start or (k == start and not include_start)):
+            return
+        yield k if keys_only else (k, it.value())
+        it.prev()
 
 
 def destroy(path: str) -> None:

@@ -54,3 +54,22 @@ def test_rollback_after_a_mid_command_commit_undoes_later_writes(tmp_path):
     e.rollback(sp)
     assert e.get(b"a") == b"1" and e.get(b"b") is None
     e.close()
+
+
+def test_reverse_iteration_bounds(tmp_path):
+    e = Engine(str(tmp_path / "db"))
+    for k in (b"a", b"b", b"c", b"e"):
+        e.put(k, b"v" + k)
+    e.commit()
+
+    def rev(start, stop, inc_start=True, inc_stop=False):
+        return list(e.iterate(start, stop, include_start=inc_start, include_stop=inc_stop, reverse=True, keys_only=True))
+
+    assert rev(b"c", b"e") == [b"c"]  # a lone key equal to the inclusive start
+    assert rev(b"c", b"e", inc_stop=True) == [b"e", b"c"]
+    assert rev(b"a", b"c", inc_start=False) == [b"b"]
+    assert rev(None, None) == [b"e", b"c", b"b", b"a"]
+    assert rev(b"b", b"z") == [b"e", b"c", b"b"]
+    assert rev(None, b"0") == []
+    assert list(e.iterate(b"b", b"c", include_stop=True, reverse=True)) == [(b"c", b"vc"), (b"b", b"vb")]
+    e.close()
