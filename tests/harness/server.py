@@ -43,12 +43,18 @@ def wait_for(cond: Callable[[], object], timeout: float = 10.0, interval: float 
 
 
 def render_config(work_dir: str, port: int, server: dict | None = None, extra: str = "", binlog: bool = True,
-                  log_output: str = "log.txt", log_level: str = "info") -> str:
+                  log_output: str = "log.txt", log_level: str = "info", slaveof: list[dict] | None = None,
+                  replication: dict | None = None) -> str:
     lines = [f"work_dir = {work_dir}", "pidfile = ./ssdb.pid", "", "server:", "\tip: 127.0.0.1", f"\tport: {port}"]
     for k, v in (server or {}).items():
         for item in v if isinstance(v, list) else [v]:
             lines.append(f"\t{k}: {item}")
-    lines += ["", "replication:", f"\tbinlog: {'yes' if binlog else 'no'}", "\t\tcapacity: 20000000", "\tsync_speed: -1"]
+    repl = {"capacity": 20000000, "sync_speed": -1, **(replication or {})}
+    lines += ["", "replication:", f"\tbinlog: {'yes' if binlog else 'no'}", f"\t\tcapacity: {repl['capacity']}",
+              f"\tsync_speed: {repl['sync_speed']}"]
+    for so in slaveof or []:
+        lines.append("\tslaveof:")
+        lines += [f"\t\t{k}: {v}" for k, v in so.items()]
     lines += ["", "logger:", f"\tlevel: {log_level}", f"\toutput: {log_output}", "",
               "leveldb:", "\tcache_size: 16", "\twrite_buffer_size: 4", "\tcompression: yes", ""]
     text = "\n".join(lines)
@@ -59,15 +65,28 @@ def render_config(work_dir: str, port: int, server: dict | None = None, extra: s
 
 class ServerProcess:
     def __init__(self, root: Path, name: str = "node", server: dict | None = None, extra: str = "",
-                 binlog: bool = True, port: int | None = None) -> None:
+                 binlog: bool = True, port: int | None = None, slaveof: list[dict] | None = None,
+                 replication: dict | None = None) -> None:
         self.root = Path(root) / name
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "var").mkdir(exist_ok=True)
         self.port = port or free_port()
         self.conf = self.root / "ssdb.conf"
-        self.conf.write_text(render_config("./var", self.port, server, extra, binlog))
+        self._conf_args = dict(server=server, extra=extra, binlog=binlog, replication=replication)
+        self.write_config(slaveof)
         self.proc: subprocess.Popen | None = None
         self.name = name
+
+    def write_config(self, slaveof: list[dict] | None = None) -> None:
+        """(Re)write the config; ``slaveof`` is a list of slaveof blocks (dicts of options)."""
+        self.conf.write_text(render_config("./var", self.port, slaveof=slaveof, **self._conf_args))
+
+    def slaveof(self, type_: str = "sync", id_: str | None = None) -> dict:
+        """A slaveof block that points at this server."""
+        block = {"type": type_, "ip": "127.0.0.1", "port": self.port}
+        if id_:
+            block = {"id": id_, **block}
+        return block
 
     @property
     def work_dir(self) -> Path:

@@ -1,0 +1,257 @@
+"""The master side: the ``sync140`` backend command and one SyncSession per slave.
+
+Wire-compatible with SSDB 1.9.8 (spec/replication.md §3), with these
+differences (docs/compat.md):
+
+* The copy phase reads one consistent LevelDB snapshot taken at binlog
+  position S; every COPY record and ``copy_end`` carry S and streaming
+  continues at S+1.  A resumed copy (``last_key`` given) first streams the
+  binlog records after the slave's position for keys it already has, then
+  copies the rest from a fresh snapshot.
+* A position outside the binlog window (too old, or beyond ``max_seq`` after
+  the master's numbering restarted) starts a fresh full copy instead of the
+  terminal OUT_OF_SYNC state; so does a gap found while streaming.
+* Sessions are woken by commits (no polling); ``sync_speed`` really limits
+  the stream; binlog trimming keeps the records a connected slave still needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import gevent
+from gevent.event import Event
+
+from ssdbpy.cnum import uint64
+from ssdbpy.commands.registry import BACKEND, Backend, command
+from ssdbpy.protocol.ssdb import encode_ssdb
+from ssdbpy.replication import wire
+from ssdbpy.storage import binlog as bl
+from ssdbpy.storage import keys
+
+if TYPE_CHECKING:
+    from ssdbpy.replication.manager import Replication
+
+log = logging.getLogger("ssdbpy.repl.master")
+
+HEARTBEAT = 3.0  # s of idleness before a noop
+COPY_BATCH = 1000  # keys per copy step
+SEND_BUFFER = 2 << 20  # bytes buffered before a send
+SKIP_HEARTBEAT = 1000  # mirror records skipped between heartbeats
+_COPY_START = b"h"  # copy phase covers the h.. k.. q.. s.. records
+_COPY_STOP = b"t"
+_BINLOG_END = b"\x02"
+
+
+class SyncSession:
+    def __init__(self, repl: "Replication", link, last_seq: int, last_key: bytes, mirror: bool) -> None:
+        self.repl = repl
+        self.db = repl.db
+        self.link = link
+        self.peer = link.peer
+        self.last_seq = last_seq
+        self.last_key = last_key
+        self.mirror = mirror
+        self.status = "INIT"
+        self.wake = Event()
+        self.sent_bytes = 0
+        self._skipped = 0
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._rate_t0 = time.monotonic()
+        self._rate_bytes = 0
+
+    # --- info -------------------------------------------------------------------
+    def info_block(self) -> bytes:
+        return (
+            f"client {self.peer[0]}:{self.peer[1]}\n"
+            f"    type     : {'mirror' if self.mirror else 'sync'}\n"
+            f"    status   : {self.status}\n"
+            f"    last_seq : {self.last_seq}"
+        ).encode()
+
+    def needed_seq(self) -> int:
+        """Lowest binlog sequence this session may still read (binlog trimming keeps it)."""
+        return self.last_seq + 1
+
+    # --- output -----------------------------------------------------------------
+    def _emit(self, data: bytes) -> None:
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= SEND_BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        self._out_size = 0
+        self.link.send(data)
+        self.sent_bytes += len(data)
+        self._throttle(len(data))
+
+    def _throttle(self, n: int) -> None:
+        speed = self.repl.sync_speed
+        if speed <= 0:
+            return
+        self._rate_bytes += n
+        allowed = speed * (1 << 20) * (time.monotonic() - self._rate_t0)
+        if self._rate_bytes > allowed:
+            gevent.sleep((self._rate_bytes - allowed) / (speed * (1 << 20)))
+        if time.monotonic() - self._rate_t0 > 10:  # keep the window short
+            self._rate_t0 = time.monotonic()
+            self._rate_bytes = 0
+
+    # --- decision -----------------------------------------------------------------
+    def _in_window(self, seq: int) -> bool:
+        """True if streaming can continue after ``seq`` from the stored binlog."""
+        b = self.db.binlog
+        if not b.enabled or seq > b.max_seq:
+            return False
+        if seq == b.max_seq:
+            return True
+        first = b.find_next(seq + 1)
+        return first is not None and first.seq == seq + 1
+
+    def run(self) -> None:
+        self.repl.sessions.append(self)
+        self.db.binlog.listeners.append(self.wake.set)
+        try:
+            self._run()
+        except (ConnectionError, OSError) as exc:
+            log.info("sync client %s:%d gone: %s", self.peer[0], self.peer[1], exc)
+        finally:
+            self.db.binlog.listeners.remove(self.wake.set)
+            self.repl.sessions.remove(self)
+
+    def _run(self) -> None:
+        if self.last_key and self._in_window(self.last_seq):
+            log.info("copy recover after %r, seq %d", self.last_key, self.last_seq)
+            # catch up on the part already copied, then snapshot with no yield in between
+            while self._stream(upto_key=self.last_key) or self.last_seq < self.db.binlog.max_seq:
+                pass
+            self._copy(start_after=self.last_key)
+        elif self.last_seq and not self.last_key and self._in_window(self.last_seq):
+            log.info("sync recover from seq %d", self.last_seq)
+            self.status = "SYNC"
+            self._emit(wire.copy_end(self.last_seq))
+        else:
+            if self.last_seq or self.last_key:
+                log.info("position seq=%d key=%r is outside the binlog window: full copy", self.last_seq, self.last_key)
+            self._full_copy()
+        self._flush()
+        while True:
+            self.wake.clear()
+            if self._stream():
+                continue
+            self._flush()
+            if not self.wake.wait(HEARTBEAT):
+                self.link.send(wire.noop(self.last_seq))
+
+    # --- copy ---------------------------------------------------------------------
+    def _full_copy(self) -> None:
+        self.last_seq = 0
+        self.last_key = b""
+        self._emit(wire.copy_begin())
+        self._copy(start_after=None)
+
+    def _copy(self, start_after: bytes | None) -> None:
+        """Copy every data record after ``start_after`` from one snapshot, then copy_end."""
+        self.status = "COPY"
+        db = self.db
+        snap = db.engine.snapshot()
+        seq = db.binlog.max_seq  # the snapshot's position (no staged writes remain)
+        self.last_seq = seq
+        if start_after is None:
+            it = db.engine.iterate(_COPY_START, _COPY_STOP, snapshot=snap)
+        else:
+            it = db.engine.iterate(start_after, _COPY_STOP, include_start=False, snapshot=snap)
+        n = 0
+        cmds = wire.COPY_CMDS
+        for k, v in it:
+            cmd = cmds.get(k[0])
+            if cmd is None:  # the 'z' score index and anything unknown
+                continue
+            self._emit(wire.packet(seq, bl.COPY, cmd, k, v))
+            self.last_key = k
+            n += 1
+            if n % COPY_BATCH == 0:
+                self._flush()
+                gevent.sleep(0)
+        self.status = "SYNC"
+        self.last_key = b""
+        self._emit(wire.copy_end(seq))
+        self._flush()
+        self.repl.copies += 1
+
+    # --- streaming ----------------------------------------------------------------
+    def _stream(self, upto_key: bytes | None = None, max_records: int = 10000) -> bool:
+        """Send binlog records after ``last_seq``; True if there may be more.
+
+        With ``upto_key`` (copy recover) only records for keys <= upto_key are
+        sent; the others will be covered by the copy that follows.
+        """
+        db = self.db
+        b = db.binlog
+        if self.last_seq >= b.max_seq:
+            return False
+        engine = db.engine
+        expect = self.last_seq + 1
+        sent = 0
+        for _k, raw in engine.iterate(keys.encode_binlog_key(expect), _BINLOG_END):
+            rec = bl.Record.decode(raw)
+            if rec.seq != expect:
+                log.warning("binlog gap at %d (next record %d): full copy", expect, rec.seq)
+                self._full_copy()
+                return True
+            expect += 1
+            self.last_seq = rec.seq
+            if rec.type == bl.MIRROR and self.mirror:
+                self._skipped += 1
+                if self._skipped >= SKIP_HEARTBEAT:
+                    self._skipped = 0
+                    self._emit(wire.noop(rec.seq))
+                continue
+            if upto_key is not None and rec.key > upto_key and rec.cmd not in (bl.QPOP_BACK, bl.QPOP_FRONT):
+                continue
+            self._send_record(rec)
+            sent += 1
+            if sent >= max_records:
+                self._flush()
+                gevent.sleep(0)
+                return True
+        if expect <= b.max_seq and b.find_next(expect) is None:
+            # records vanished under us (clear_binlog): nothing more can be streamed
+            log.warning("binlog records after %d are gone: full copy", expect - 1)
+            self._full_copy()
+            return True
+        return False
+
+    def _send_record(self, rec: bl.Record) -> None:
+        hdr = rec.encode()
+        cmd = rec.cmd
+        if cmd in wire.SET_LIKE:
+            v = self.db.engine.get(rec.key)
+            if v is None:
+                if cmd in (bl.KSET, bl.HSET, bl.ZSET):
+                    return  # deleted since: a later record says so
+                v = b""
+            self._emit(encode_ssdb([hdr, v]))
+        else:
+            self._emit(encode_ssdb([hdr]))
+
+
+@command("sync140", 1, BACKEND)
+def sync140(ctx, args):
+    repl = ctx.server.repl
+    last_seq = uint64(args[1]) if len(args) > 1 else 0
+    last_key = args[2] if len(args) > 2 else b""
+    mirror = len(args) > 3 and args[3] == b"mirror"
+
+    def run(link) -> None:
+        SyncSession(repl, link, last_seq, last_key, mirror).run()
+
+    return Backend(run, kind="sync")

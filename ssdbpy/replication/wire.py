@@ -1,0 +1,46 @@
+"""Replication stream framing (pure): SSDB packets whose first block is a binlog header.
+
+Header = ``LE64(seq) + u8(type) + u8(cmd) + key`` (spec/replication.md §1).
+"""
+
+from __future__ import annotations
+
+from ssdbpy.protocol.ssdb import encode_ssdb
+from ssdbpy.storage import binlog as bl
+from ssdbpy.storage.binlog import Record, encode_header
+
+OUT_OF_SYNC_KEY = b"OUT_OF_SYNC"
+
+
+def packet(seq: int, btype: int, cmd: int, key: bytes = b"", *values: bytes) -> bytes:
+    return encode_ssdb([encode_header(seq, btype, cmd, key), *values])
+
+
+def copy_begin() -> bytes:
+    return packet(0, bl.COPY, bl.BEGIN, b"", b"copy_begin")
+
+
+def copy_end(seq: int) -> bytes:
+    return packet(seq, bl.COPY, bl.END, b"", b"copy_end")
+
+
+def noop(seq: int) -> bytes:
+    return packet(seq, bl.NOOP, bl.NONE, b"", b"noop")
+
+
+def out_of_sync(seq: int) -> bytes:
+    return packet(seq, bl.CTRL, bl.NONE, OUT_OF_SYNC_KEY)
+
+
+#: first byte of an encoded data key -> the cmd of its COPY record
+COPY_CMDS = {ord("h"): bl.HSET, ord("k"): bl.KSET, ord("q"): bl.QPUSH_BACK, ord("s"): bl.ZSET}
+
+#: binlog cmds whose packet carries the key's current value
+SET_LIKE = frozenset((bl.KSET, bl.HSET, bl.ZSET, bl.QSET, bl.QPUSH_BACK, bl.QPUSH_FRONT))
+
+
+def decode(blocks: list[bytes]) -> Record | None:
+    """The header of a received packet, or None if it is too short (SSDB: "invalid binlog!")."""
+    if not blocks or len(blocks[0]) < 10:
+        return None
+    return Record.decode(blocks[0])
