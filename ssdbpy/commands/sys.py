@@ -106,6 +106,7 @@ def flushdb(ctx, args):
     if srv.repl is not None and srv.repl.in_use():
         raise errors.ServerError(errors.MSG_FLUSHDB_REPL)
     engine = ctx.db.engine
+    ctx.db.binlog.save_marker()
     batch = []
     for k in engine.iterate(keys_only=True):
         batch.append(k)

@@ -57,7 +57,7 @@ class Database:
         except Exception:
             data.close()
             raise
-        return cls(data, meta, Binlog(data, enabled=binlog, capacity=binlog_capacity))
+        return cls(data, meta, Binlog(data, enabled=binlog, capacity=binlog_capacity, meta=meta))
 
     # --- staging ---------------------------------------------------------------
     def savepoint(self) -> tuple[tuple[int, int], int]:

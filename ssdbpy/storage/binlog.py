@@ -53,8 +53,12 @@ class Binlog:
     TRIM_SLACK = 10000
     TRIM_BATCH = 1000
 
-    def __init__(self, engine: Engine, *, enabled: bool, capacity: int) -> None:
+    #: meta db key remembering the sequence across clear_binlog/flushdb and restarts
+    SEQ_MARKER = b"ssdbpy.binlog.last_seq"
+
+    def __init__(self, engine: Engine, *, enabled: bool, capacity: int, meta: Engine | None = None) -> None:
         self.engine = engine
+        self.meta = meta
         self.enabled = enabled
         self.capacity = max(int(capacity), 1)
         #: type stamped on new records; replication sets MIRROR while applying
@@ -77,6 +81,13 @@ class Binlog:
         if first is not None and last is not None:
             self.min_seq = keys.decode_binlog_key(first)
             self.last_seq = keys.decode_binlog_key(last)
+        if self.meta is not None:
+            # unlike SSDB, numbering never restarts after clear_binlog/flushdb + restart,
+            # so a slave's position can never silently point into a new history
+            marker = self.meta.get(self.SEQ_MARKER)
+            if marker and int(marker) > self.last_seq:
+                self.last_seq = int(marker)
+                self.min_seq = self.last_seq if first is None else self.min_seq
 
     @property
     def max_seq(self) -> int:
@@ -146,13 +157,21 @@ class Binlog:
         self.min_seq = stop + 1
         return self.min_seq <= upto
 
+    def save_marker(self) -> None:
+        """Persist the current sequence (before its records are deleted wholesale)."""
+        if self.meta is not None:
+            self.meta.put(self.SEQ_MARKER, str(self.last_seq).encode())
+            self.meta.commit()
+
     def clear(self) -> int:
-        """Delete every record; the in-memory counters are kept (as SSDB does)."""
+        """Delete every record; the sequence continues (also across a restart)."""
+        self.save_marker()
         n = 0
         for k in list(self.engine.iterate(keys.BINLOG, _END, keys_only=True)):
             self.engine.delete(k)
             n += 1
         self.engine.commit()
+        self.min_seq = self.last_seq  # nothing older is left to trim
         return n
 
     def info_text(self) -> bytes:

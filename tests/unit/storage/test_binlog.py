@@ -72,3 +72,21 @@ def test_clear_keeps_counter(tmp_path):
     e.commit()
     assert log.find_last().seq == 2
     e.close()
+
+
+def test_sequence_survives_clear_and_restart(tmp_path):
+    data, meta = Engine(str(tmp_path / "d")), Engine(str(tmp_path / "m"))
+    log = bl.Binlog(data, enabled=True, capacity=100, meta=meta)
+    for _ in range(5):
+        log.add(bl.KSET, b"kx")
+    data.commit()
+    log.clear()
+    data.close()
+    data = Engine(str(tmp_path / "d"))
+    log = bl.Binlog(data, enabled=True, capacity=100, meta=meta)
+    assert log.max_seq == 5 and log.find_last() is None
+    log.add(bl.KSET, b"ky")
+    data.commit()
+    assert log.find_last().seq == 6
+    data.close()
+    meta.close()
