@@ -1,0 +1,364 @@
+"""Redis → SSDB translation table and reply descriptors (protocol.md §3.3–§3.6)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ssdbpy.commands.redis_compat import GENERIC, MAPPING, Desc, c_atof, score_to_int64, translate
+
+SPEC = Path(__file__).resolve().parents[3] / ".." / "shared" / "spec"
+
+_ESC = re.compile(r"\\(x[0-9a-f]{2}|\\)")
+
+
+def unescape(s: str) -> bytes:
+    return _ESC.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), s).encode("latin-1")
+
+
+def load_vectors(name: str) -> list[dict]:
+    path = SPEC / "vectors" / name
+    assert path.is_file(), f"spec vectors missing: {path}"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def tr(*args: bytes) -> tuple[list[bytes], Desc]:
+    return translate(list(args))
+
+
+# --- the table against the spec ---------------------------------------------------
+
+
+def spec_table() -> dict[bytes, tuple[bytes, str]]:
+    path = SPEC / "protocol.md"
+    assert path.is_file(), f"spec missing: {path}"
+    text = path.read_text()
+    section = text[text.index("### 3.5 Mapping table") : text.index("Everything else")]
+    rows: dict[bytes, tuple[bytes, str]] = {}
+    prev = ""
+    for line in section.splitlines():
+        m = re.match(r"\| `(\w+)` \| `(\w+)` \| ", line)
+        if not m:
+            continue
+        reply_cell = line.rstrip().rstrip("|").rsplit(" | ", 1)[1].strip().strip("*")
+        for prefix, kind in [
+            ("status", "status"),
+            ("`+PONG`", "ping"),
+            ("bulk", "bulk"),
+            ("integer", "int"),
+            ("multi-bulk", "multi"),
+            ("mget", "mget"),
+            ("same", prev),
+        ]:
+            if reply_cell.startswith(prefix):
+                break
+        else:
+            raise AssertionError(f"unknown reply type in spec row: {line}")
+        prev = kind
+        rows[m.group(1).encode()] = (m.group(2).encode(), kind)
+    assert len(rows) > 50
+    return rows
+
+
+def test_mapping_matches_spec_table():
+    spec = spec_table()
+    assert set(MAPPING) == set(spec)
+    for name, (ssdb, kind) in spec.items():
+        m = MAPPING[name]
+        assert m.redis == name
+        assert m.ssdb == ssdb, name
+        assert m.reply == ("mget" if kind == "mget" and name == b"mget" else "hmget" if kind == "mget" else kind), name
+
+
+def test_shared_descriptors_are_preallocated():
+    d1 = tr(b"get", b"a")[1]
+    d2 = tr(b"GET", b"b")[1]
+    assert d1 is d2
+    assert tr(b"foo")[1] is GENERIC
+    assert tr(b"zrange", b"z", b"0", b"1")[1] is tr(b"ZRANGE", b"y", b"0", b"2")[1]
+
+
+# --- argument rewrites --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "redis, ssdb",
+    [
+        ([b"GET", b"nope"], [b"get", b"nope"]),
+        ([b"gEt", b"a", b"x"], [b"get", b"a", b"x"]),
+        ([b"del", b"a", b"b", b"nope"], [b"multi_del", b"a", b"b", b"nope"]),
+        ([b"incrby", b"n", b"10"], [b"incr", b"n", b"10"]),
+        ([b"foo", b"bar"], [b"foo", b"bar"]),
+        ([b"SELECT", b"0"], [b"select", b"0"]),
+        ([b"HSIZE", b"h"], [b"hsize", b"h"]),
+        ([b"setex", b"t", b"100", b"tv"], [b"setx", b"t", b"tv", b"100"]),
+        ([b"setex", b"t", b"tv"], [b"setx"]),
+        ([b"setex", b"t", b"1", b"v", b"x"], [b"setx"]),
+        ([b"hkeys", b"h"], [b"hkeys", b"h", b"", b"", b"2000000000"]),
+        ([b"hvals", b"h"], [b"hvals", b"h", b"", b"", b"2000000000"]),
+        ([b"hkeys", b"h", b"x"], [b"hkeys"]),
+        ([b"hkeys"], [b"hkeys"]),
+        ([b"zincrby", b"z", b"10", b"b"], [b"zincr", b"z", b"b", b"10"]),
+        ([b"zincrby", b"z", b"10"], [b"zincr"]),
+        ([b"zadd", b"z", b"1", b"a", b"2", b"b", b"3.7", b"c"], [b"multi_zset", b"z", b"a", b"1", b"b", b"2", b"c", b"3"]),
+        ([b"zadd", b"z", b"1"], [b"multi_zset", b"z"]),
+        ([b"zadd", b"z", b"1", b"a", b"2"], [b"multi_zset", b"z", b"a", b"1"]),
+        ([b"zadd", b"z"], [b"multi_zset", b"z"]),
+        ([b"zadd"], [b"multi_zset"]),
+        ([b"zremrangebyrank", b"z", b"0", b"0"], [b"zremrangebyrank", b"z", b"0", b"0"]),
+        ([b"zremrangebyscore", b"z", b"1", b"2", b"x"], [b"zremrangebyscore", b"z", b"1", b"2"]),
+        ([b"zremrangebyscore", b"z", b"1"], [b"zremrangebyscore"]),
+        ([b"zrange", b"z", b"0", b"-1"], [b"redis_zrange", b"z", b"0", b"-1"]),
+        ([b"zrange", b"z", b"0", b"-1", b"WithScores", b"x"], [b"redis_zrange", b"z", b"0", b"-1", b"withscores"]),
+        ([b"zrevrange", b"z", b"0", b"1", b"withscores"], [b"redis_zrrange", b"z", b"0", b"1", b"withscores"]),
+        ([b"zrange", b"z", b"0"], [b"redis_zrange", b"z"]),
+        ([b"zrange", b"z"], [b"redis_zrange", b"z"]),
+        ([b"zrange"], [b"redis_zrange"]),
+        ([b"zrangebyscore", b"z", b"(2", b"5"], [b"zscan", b"z", b"", b"3", b"5", b"0", b"2000000000", b""]),
+        ([b"zrangebyscore", b"z", b"2", b"(5"], [b"zscan", b"z", b"", b"2", b"4", b"0", b"2000000000", b""]),
+        ([b"zrevrangebyscore", b"z", b"5", b"(3"], [b"zrscan", b"z", b"", b"5", b"4", b"0", b"2000000000", b""]),
+        ([b"zrevrangebyscore", b"z", b"(5", b"3"], [b"zrscan", b"z", b"", b"4", b"3", b"0", b"2000000000", b""]),
+        (
+            [b"zrangebyscore", b"z", b"-inf", b"+inf", b"LIMIT", b"1", b"1"],
+            [b"zscan", b"z", b"", b"", b"", b"1", b"1", b""],
+        ),
+        (
+            [b"zrevrangebyscore", b"z", b"+inf", b"-inf", b"withscores"],
+            [b"zrscan", b"z", b"", b"", b"", b"0", b"2000000000", b"withscores"],
+        ),
+        (
+            [b"zrangebyscore", b"z", b"1", b"9", b"limit", b"2", b"3", b"WITHSCORES"],
+            [b"zscan", b"z", b"", b"1", b"9", b"2", b"3", b"withscores"],
+        ),
+        # inf is matched case-sensitively; other bounds are passed as they are
+        ([b"zrangebyscore", b"z", b"-INF", b"1.5"], [b"zscan", b"z", b"", b"-INF", b"1.5", b"0", b"2000000000", b""]),
+        # "(" bounds: (int)strtol of the rest, then 32-bit int arithmetic
+        ([b"zrangebyscore", b"z", b"(abc", b"(2147483648"], [b"zscan", b"z", b"", b"1", b"2147483647", b"0", b"2000000000", b""]),
+        ([b"zrangebyscore", b"z", b"(2147483647", b"5"], [b"zscan", b"z", b"", b"-2147483648", b"5", b"0", b"2000000000", b""]),
+        ([b"zrangebyscore", b"z", b"(2.9", b"(", b"x"], [b"zscan", b"z", b"", b"3", b"-1", b"0", b"2000000000", b""]),
+        ([b"zrangebyscore", b"z", b"(99999999999", b"1"], [b"zscan", b"z", b"", b"1215752192", b"1", b"0", b"2000000000", b""]),
+        # LIMIT quirks: an empty offset is replaced by the next argument; args after LIMIT are also keywords
+        (
+            [b"zrangebyscore", b"z", b"1", b"2", b"LIMIT", b"", b"7", b"8"],
+            [b"zscan", b"z", b"", b"1", b"2", b"7", b"8", b""],
+        ),
+        (
+            [b"zrangebyscore", b"z", b"1", b"2", b"LIMIT", b"withscores", b""],
+            [b"zscan", b"z", b"", b"1", b"2", b"withscores", b"2000000000", b"withscores"],
+        ),
+        ([b"zrangebyscore", b"z", b"1", b"2", b"LIMIT"], [b"zscan", b"z", b"", b"1", b"2", b"0", b"2000000000", b""]),
+        ([b"zrangebyscore", b"z", b"0"], [b"zscan"]),
+        ([b"zrangebyscore", b"z", b"", b"5"], [b"zscan"]),
+        ([b"zrevrangebyscore", b"z", b"5", b"", b"withscores"], [b"zrscan"]),
+    ],
+)
+def test_rewrites(redis, ssdb):
+    assert translate(list(redis))[0] == ssdb
+
+
+@pytest.mark.parametrize(
+    "s, v",
+    [
+        (b"3.7", 3),
+        (b"-3.7", -3),
+        (b"  +12", 12),
+        (b"1e3", 1000),
+        (b"1.5abc", 1),
+        (b"abc", 0),
+        (b"", 0),
+        (b"0x10", 16),
+        (b"0x1p4", 16),
+        (b"0x", 0),
+        (b".5", 0),
+        (b"-0", 0),
+        (b"1e", 1),
+        (b"1e+", 1),
+        (b"-9223372036854775808", -(1 << 63)),
+        (b"9223372036854775807", -(1 << 63)),  # rounds to 2**63: out of range
+        (b"9.2e18", 9200000000000000000),
+        (b"inf", -(1 << 63)),
+        (b"-Infinity", -(1 << 63)),
+        (b"nan", -(1 << 63)),
+        (b"1e400", -(1 << 63)),
+        (b"7\x009", 7),
+    ],
+)
+def test_zadd_scores(s, v):
+    assert score_to_int64(s) == v
+
+
+def test_c_atof():
+    assert c_atof(b" 1.25e1x") == 12.5
+    assert c_atof(b"-.5") == -0.5
+    assert c_atof(b"0x1.8p1") == 3.0
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e18, max_value=1e18))
+def test_score_truncation_matches_python_for_plain_floats(f):
+    assert score_to_int64(repr(f).encode()) == int(f)
+
+
+# --- reply descriptors against the recorded RESP vectors -----------------------------------
+
+
+def _parse_resp(data: bytes, i: int = 0):
+    """Minimal RESP reply reader for the vectors: returns (kind, value, next offset)."""
+    j = data.index(b"\r\n", i)
+    t, line = data[i : i + 1], data[i + 1 : j]
+    if t == b"+":
+        return "status", line, j + 2
+    if t == b"-":
+        return "error", line, j + 2
+    if t == b":":
+        return "int", line, j + 2
+    if t == b"$":
+        n = int(line)
+        if n < 0:
+            return "nil", None, j + 2
+        return "bulk", data[j + 2 : j + 2 + n], j + 4 + n
+    assert t == b"*"
+    items, k = [], j + 2
+    for _ in range(int(line)):
+        kind, v, k = _parse_resp(data, k)
+        assert kind in ("bulk", "nil")
+        items.append(v)
+    return "array", items, k
+
+
+def ssdb_reply_for(expect: bytes, ssdb_args: list[bytes], desc: Desc) -> list[bytes]:
+    """The SSDB reply blocks that produce ``expect`` (obvious inverse of §3.4)."""
+    kind, v, end = _parse_resp(expect)
+    assert end == len(expect)
+    if kind == "error":
+        if v.startswith(b"NOAUTH "):
+            return [b"noauth", v[7:]]
+        assert v.startswith(b"ERR ")
+        msg = v[4:]
+        return [b"client_error", msg] if msg else [b"client_error"]
+    if kind == "nil":
+        return [b"not_found"]
+    if kind == "status":
+        return [b"ok", b"1"] if v == b"OK" else [b"ok"]
+    if kind in ("int", "bulk"):
+        return [b"ok", v]
+    if desc.kind in ("mget", "hmget"):
+        keys = ssdb_args[1:] if desc.kind == "mget" else ssdb_args[2:]
+        blocks = [b"ok"]
+        for key, item in zip(keys, v):
+            if item is not None:
+                blocks += [key, item]
+        return blocks
+    if desc.kind == "members":
+        blocks = [b"ok"]
+        for item in v:
+            blocks += [item, b"0"]
+        return blocks
+    return [b"ok", *v]
+
+
+def test_redis_vectors_render_exactly():
+    n = 0
+    for line in load_vectors("redis.jsonl"):
+        if "send" not in line:
+            continue
+        args = [unescape(a) for a in line["send"]]
+        ssdb_args, desc = translate(list(args))
+        expect = unescape(line["expect_raw"])
+        blocks = ssdb_reply_for(expect, ssdb_args, desc)
+        assert desc.render(blocks) == expect, (line, blocks)
+        n += 1
+    assert n >= 100
+
+
+@pytest.mark.parametrize(
+    "args, kind",
+    [
+        ([b"PING"], "ping"),
+        ([b"set", b"a", b"1"], "status"),
+        ([b"auth", b"x"], "status"),
+        ([b"get", b"a"], "bulk"),
+        ([b"zincrby", b"z", b"1", b"m"], "bulk"),
+        ([b"zscore", b"z", b"m"], "bulk"),
+        ([b"zrank", b"z", b"m"], "int"),
+        ([b"del", b"a"], "int"),
+        ([b"hgetall", b"h"], "multi"),
+        ([b"keys", b"", b"", b"9"], "multi"),
+        ([b"zrange", b"z", b"0", b"1"], "members"),
+        ([b"zrange", b"z", b"0", b"1", b"WITHSCORES"], "multi"),
+        ([b"zrange", b"z", b"0", b"1", b"x"], "members"),
+        ([b"zrangebyscore", b"z", b"0", b"1"], "members"),
+        ([b"zrangebyscore", b"z", b"0", b"1", b"withscores"], "multi"),
+        ([b"zrangebyscore", b"z", b"0"], "members"),
+        ([b"mget", b"a"], "mget"),
+        ([b"hmget", b"h", b"a"], "hmget"),
+        ([b"info"], "generic"),
+        ([b"dbsize"], "generic"),
+    ],
+)
+def test_reply_kinds(args, kind):
+    assert translate(args)[1].kind == kind
+
+
+# --- §3.6: the sticky descriptor of the last RESP request -------------------------------
+
+
+class FakeConnection:
+    """What the server's connection does with descriptors (reply side only)."""
+
+    def __init__(self) -> None:
+        self.desc: Desc | None = None
+
+    def reply(self, is_resp: bool, args: list[bytes], blocks: list[bytes]) -> bytes:
+        if is_resp:
+            args, self.desc = translate(args)
+        if self.desc is None:
+            from ssdbpy.protocol.ssdb import encode_ssdb
+
+            return encode_ssdb(blocks)
+        return self.desc.render(blocks)
+
+
+def test_sticky_descriptor_scenario_from_redis_mixed():
+    c = FakeConnection()
+    assert c.reply(True, [b"get", b"a"], [b"not_found"]) == b"$-1\r\n"
+    assert c.reply(False, [b"set", b"a", b"1"], [b"ok", b"1"]) == b"$1\r\n1\r\n"
+    assert c.reply(False, [b"ping"], [b"ok"]) == b"$0\r\n"
+    assert c.reply(True, [b"qget", b"q"], [b"client_error", b"wrong number of arguments"]) == (
+        b"-ERR wrong number of arguments\r\n"
+    )
+    assert c.reply(False, [b"ping"], [b"ok"]) == b"*0\r\n"
+
+
+def test_fresh_connection_stays_ssdb():
+    c = FakeConnection()
+    assert c.reply(False, [b"ping"], [b"ok"]) == b"2\nok\n\n"
+
+
+def test_stale_mget_descriptor_keeps_the_request_keys():
+    c = FakeConnection()
+    assert c.reply(True, [b"mget", b"k1", b"k2"], [b"ok", b"k2", b"v"]) == b"*2\r\n$-1\r\n$1\r\nv\r\n"
+    # an SSDB request later: rendered against the old keys
+    assert c.reply(False, [b"multi_get", b"k1"], [b"ok", b"k1", b"x"]) == b"*2\r\n$1\r\nx\r\n$-1\r\n"
+    assert c.reply(False, [b"set", b"a", b"1"], [b"ok", b"1"]) == b"*0"
+    assert c.reply(False, [b"ping"], [b"ok"]) == b"*2\r\n$-1\r\n$-1\r\n"
+
+
+def test_stale_zrange_descriptor_halves():
+    c = FakeConnection()
+    c.reply(True, [b"zrange", b"z", b"0", b"-1"], [b"ok"])
+    assert c.reply(False, [b"hgetall", b"h"], [b"ok", b"f", b"v", b"g", b"w"]) == b"*2\r\n$1\r\nf\r\n$1\r\ng\r\n"
+
+
+@given(st.lists(st.binary(max_size=8), min_size=1, max_size=8))
+def test_translate_accepts_any_request(args):
+    ssdb_args, desc = translate(list(args))
+    assert ssdb_args and isinstance(ssdb_args[0], bytes)
+    assert isinstance(desc.render([b"ok", *args]), bytes)
+    if args[0].lower() not in MAPPING:
+        assert ssdb_args == [args[0].lower(), *args[1:]]
+        assert desc is GENERIC
