@@ -31,13 +31,13 @@ __all__ = [
     "render_multibulk",
     "render_members",
     "render_mget",
-    "MALFORMED_EMPTY",
+    "EMPTY_BULK",
     "SERVER_ERROR",
 ]
 
 _OK = b"ok"
 #: what SSDB writes for a bulk/integer reply type when the ``ok`` reply has no payload
-MALFORMED_EMPTY = b"$0\r\n"
+EMPTY_BULK = b"$0\r\n\r\n"  # SSDB writes the malformed b"$0\r\n" (docs/compat.md)
 SERVER_ERROR = b"-ERR server error\r\n"
 
 _HDR_CACHE = 4096
@@ -84,10 +84,10 @@ def render_status(blocks: Sequence[bytes]) -> bytes:
 
 
 def render_bulk(blocks: Sequence[bytes]) -> bytes:
-    """Bulk reply type: ``$<len>\\r\\n<blocks[1]>\\r\\n``; ``$0\\r\\n`` (sic) without ``blocks[1]``."""
+    """Bulk reply type: ``$<len>\\r\\n<blocks[1]>\\r\\n``; an empty bulk without ``blocks[1]`` (SSDB: the malformed ``$0\\r\\n``)."""
     if blocks and blocks[0] == _OK:
         if len(blocks) < 2:
-            return MALFORMED_EMPTY
+            return EMPTY_BULK
         v = blocks[1]
         n = len(v)
         return (_BULK_HDR[n] if n < _HDR_CACHE else b"$%d\r\n" % n) + v + CRLF
@@ -95,10 +95,10 @@ def render_bulk(blocks: Sequence[bytes]) -> bytes:
 
 
 def render_integer(blocks: Sequence[bytes]) -> bytes:
-    """Integer reply type: ``:<blocks[1]>\\r\\n`` (text copied verbatim); ``$0\\r\\n`` without it."""
+    """Integer reply type: ``:<blocks[1]>\\r\\n`` (text copied verbatim); an empty bulk without it."""
     if blocks and blocks[0] == _OK:
         if len(blocks) < 2:
-            return MALFORMED_EMPTY
+            return EMPTY_BULK
         return b":" + blocks[1] + CRLF
     return render_failure(blocks)
 

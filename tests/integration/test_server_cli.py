@@ -1,4 +1,4 @@
-"""ssdb-server command-line paths that end before a server is started (config.md §3)."""
+"""ssdb-server command-line paths (config.md §3), with the real server where one starts."""
 
 from __future__ import annotations
 
@@ -275,50 +275,11 @@ def test_tools_wrapper(tmp_path: Path) -> None:
     assert p.returncode == 0 and USAGE_LINE in p.stdout and p.stderr == BANNER
 
 
-# --- start-up and shutdown around a stub Server (the CLI wiring only) --------
-
-STUB = """
-import errno, sys, types
-import gevent, gevent.event
-from ssdbpy.errors import StorageError
-
-mode = sys.argv.pop(1)
+# --- start-up and shutdown of the real server ----------------------------------
 
 
-class Server:
-    def __init__(self, settings):
-        if mode == "storage":
-            raise StorageError("could not open data db: " + settings.work_dir + "/data")
-        self.settings = settings
-        self.stopped = gevent.event.Event()
-
-    def start(self):
-        if mode == "bind":
-            raise OSError(errno.EADDRINUSE, "Address already in use")
-        self.address = (self.settings.server.ip, 45678)
-
-    def serve_forever(self):
-        keepalive = gevent.spawn(gevent.sleep, 1e6)  # a real server has its listening socket
-        self.stopped.wait()
-        keepalive.kill()
-
-    def stop(self, timeout=5.0):
-        gevent.sleep(0.1)
-        self.stopped.set()
-        gevent.sleep(0.1)
-        print("STUB STOPPED", file=sys.stderr, flush=True)
-
-
-module = types.ModuleType("ssdbpy.server.server")
-module.Server = Server
-sys.modules["ssdbpy.server.server"] = module
-from ssdbpy.apps.server import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-
-
-def _stub(mode: str, *args: str) -> list[str]:
-    return [sys.executable, "-c", STUB, mode, *args]
+def _server(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ssdbpy.apps.server", *args]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -349,7 +310,7 @@ def test_start_and_graceful_stop(start_dir: Path, sig: int) -> None:
     pidfile = start_dir / "var" / "ssdb.pid"
     log = start_dir / "var" / "log.txt"
     proc = subprocess.Popen(
-        _stub("ok", str(start_dir / "ssdb.conf")),
+        _server(str(start_dir / "ssdb.conf")),
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -366,14 +327,14 @@ def test_start_and_graceful_stop(start_dir: Path, sig: int) -> None:
     print(out, err, log.read_text())
     assert proc.returncode == 0
     assert out == ""
-    assert err == BANNER + "STUB STOPPED\n"
+    assert err == BANNER
     assert not pidfile.exists()
     text = log.read_text()
     for fragment in (
         "[INFO ] server.py(",
         "ssdb-server 1.9.8",
         f"main_db          : {start_dir / 'var' / 'data'}",
-        "server listen on 127.0.0.1:45678",
+        "server listen on 127.0.0.1:",
         "    allow   : 127.0.0.1",
         "    auth    : off",
         f"pidfile: {pidfile}, pid: {proc.pid}",
@@ -384,18 +345,26 @@ def test_start_and_graceful_stop(start_dir: Path, sig: int) -> None:
 
 
 def test_bind_failure(start_dir: Path) -> None:
-    p = subprocess.run(
-        _stub("bind", str(start_dir / "ssdb.conf")),
-        env=_env(), capture_output=True, text=True, timeout=30,
-    )
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        write_conf(start_dir, START_CONF.replace("port: 0", f"port: {port}"))
+        p = subprocess.run(
+            _server(str(start_dir / "ssdb.conf")),
+            env=_env(), capture_output=True, text=True, timeout=30,
+        )
     assert p.returncode == 1
     assert "error opening server socket! Address already in use" in p.stderr
     assert not (start_dir / "var" / "ssdb.pid").exists()
 
 
 def test_storage_failure(start_dir: Path) -> None:
+    (start_dir / "var" / "data").write_text("not a LevelDB directory")
     p = subprocess.run(
-        _stub("storage", str(start_dir / "ssdb.conf")),
+        _server(str(start_dir / "ssdb.conf")),
         env=_env(), capture_output=True, text=True, timeout=30,
     )
     assert p.returncode == 1
@@ -407,7 +376,7 @@ def test_daemon_and_stop(start_dir: Path) -> None:
     conf = str(start_dir / "ssdb.conf")
     pidfile = start_dir / "var" / "ssdb.pid"
     log = start_dir / "var" / "log.txt"
-    p = subprocess.run(_stub("ok", "-d", conf), env=_env(), capture_output=True, text=True,
+    p = subprocess.run(_server("-d", conf), env=_env(), capture_output=True, text=True,
                        timeout=30)
     assert p.returncode == 0 and p.stdout == "" and p.stderr == BANNER
     wait_for(lambda: log.exists() and "ssdb server started." in log.read_text())

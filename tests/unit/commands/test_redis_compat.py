@@ -327,7 +327,7 @@ def test_sticky_descriptor_scenario_from_redis_mixed():
     c = FakeConnection()
     assert c.reply(True, [b"get", b"a"], [b"not_found"]) == b"$-1\r\n"
     assert c.reply(False, [b"set", b"a", b"1"], [b"ok", b"1"]) == b"$1\r\n1\r\n"
-    assert c.reply(False, [b"ping"], [b"ok"]) == b"$0\r\n"
+    assert c.reply(False, [b"ping"], [b"ok"]) == b"$0\r\n\r\n"  # SSDB: malformed b"$0\r\n" (docs/compat.md)
     assert c.reply(True, [b"qget", b"q"], [b"client_error", b"wrong number of arguments"]) == (
         b"-ERR wrong number of arguments\r\n"
     )
