@@ -130,10 +130,13 @@ class SyncSession:
     def _run(self) -> None:
         if self.last_key and self._in_window(self.last_seq):
             log.info("copy recover after %r, seq %d", self.last_key, self.last_seq)
-            # catch up on the part already copied, then snapshot with no yield in between
-            while self._stream(upto_key=self.last_key) or self.last_seq < self.db.binlog.max_seq:
+            # catch up on the part already copied, then snapshot with no yield in between;
+            # a gap met on the way makes a full copy (last_key is then cleared): done
+            upto = self.last_key
+            while self.last_key and (self._stream(upto_key=upto) or self.last_seq < self.db.binlog.max_seq):
                 pass
-            self._copy(start_after=self.last_key)
+            if self.last_key:
+                self._copy(start_after=upto)
         elif self.last_seq and not self.last_key and self._in_window(self.last_seq):
             log.info("sync recover from seq %d", self.last_seq)
             self.status = "SYNC"
@@ -192,7 +195,10 @@ class SyncSession:
         """Send binlog records after ``last_seq``; True if there may be more.
 
         With ``upto_key`` (copy recover) only records for keys <= upto_key are
-        sent; the others will be covered by the copy that follows.
+        sent; the others will be covered by the copy that follows.  A queue pop
+        (whose record key is the raw queue name) counts as a key of that queue,
+        ``q<len><name>``: it is sent only if the queue's records start at or
+        before upto_key, i.e. the slave holds (part of) the queue.
         """
         db = self.db
         b = db.binlog
@@ -215,8 +221,12 @@ class SyncSession:
                     self._skipped = 0
                     self._emit(wire.noop(rec.seq))
                 continue
-            if upto_key is not None and rec.key > upto_key and rec.cmd not in (bl.QPOP_BACK, bl.QPOP_FRONT):
-                continue
+            if upto_key is not None:
+                data_key = rec.key
+                if rec.cmd in (bl.QPOP_BACK, bl.QPOP_FRONT) and len(data_key) < 256:
+                    data_key = keys.queue_prefix(data_key)
+                if data_key > upto_key:
+                    continue
             self._send_record(rec)
             sent += 1
             if sent >= max_records:
