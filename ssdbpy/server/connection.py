@@ -1,8 +1,9 @@
 """One client connection: read, parse every complete request, execute, one write.
 
-All complete requests of one read are executed in order; their writes reach
-LevelDB in one batch (``db.commit()``) before the replies, joined into one
-buffer, are sent with one ``sendall``.
+All complete requests of one read are executed in order; their writes, and
+those of every other connection served in the same turn of the event loop,
+reach LevelDB in one batch (server.commit) before the replies, joined into
+one buffer, are sent with one ``sendall``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ssdbpy.commands.registry import Backend
 from ssdbpy.errors import ProtocolError
 from ssdbpy.protocol.sniff import RequestParser
 from ssdbpy.protocol.ssdb import encode_ssdb
+from ssdbpy.server.commit import CommitFailed, GroupCommit
 
 log = logging.getLogger("ssdbpy.conn")
 
@@ -53,7 +55,7 @@ class Link:
             pass
 
 
-def serve_connection(state: ServerState, sock, address) -> None:
+def serve_connection(state: ServerState, group: GroupCommit, sock, address) -> None:
     ip, port = address[0], address[1]
     if not state.ipfilter.check(ip):
         sock.close()
@@ -97,7 +99,7 @@ def serve_connection(state: ServerState, sock, address) -> None:
                     break
                 out.append(encode_ssdb(reply) if desc is None else desc.render(reply))
             if db.engine.dirty:
-                db.commit()
+                group.wait()  # the batch is in LevelDB before any reply leaves
             if out:
                 sendall(b"".join(out))
             if broken:
@@ -107,13 +109,11 @@ def serve_connection(state: ServerState, sock, address) -> None:
                 counted = False
                 backend.run(Link(sock, parser, (ip, port)))
                 return
-    except (ConnectionError, OSError):
+    except (ConnectionError, OSError, CommitFailed):
         return
     finally:
         if counted:
             state.links -= 1
-        if db.engine.dirty and not db.engine.closed:
-            db.commit()
         try:
             sock.close()
         except OSError:

@@ -15,6 +15,7 @@ from ssdbpy.commands.sys import load_kv_range
 from ssdbpy.db.database import Database
 from ssdbpy.errors import StorageError
 from ssdbpy.server.background import Background
+from ssdbpy.server.commit import GroupCommit
 from ssdbpy.server.connection import serve_connection
 
 log = logging.getLogger("ssdbpy.server")
@@ -54,6 +55,7 @@ class Server:
         load_kv_range(self.state)
         self.state.run_blocking = self._run_blocking
         self.background = Background(self.db)
+        self.group = GroupCommit(self.db)
         self._server: StreamServer | None = None
         self._stopped = Event()
         self._closed = False
@@ -66,7 +68,7 @@ class Server:
         return gevent.get_hub().threadpool.apply(fn, args)
 
     def _handle(self, sock, address) -> None:
-        serve_connection(self.state, sock, address)
+        serve_connection(self.state, self.group, sock, address)
 
     def start(self) -> None:
         srv = self.settings.server
