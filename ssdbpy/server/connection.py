@@ -22,7 +22,7 @@ from ssdbpy.server.commit import CommitFailed, GroupCommit
 
 log = logging.getLogger("ssdbpy.conn")
 
-RECV_SIZE = 256 * 1024
+RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
 _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}
 
 
