@@ -55,6 +55,41 @@ class Link:
             pass
 
 
+def fast_io(sock):
+    """``recv``/``sendall`` on the non-blocking socket under gevent's wrapper.
+
+    A request/reply server reads right after it replied, when the next request
+    has usually not arrived yet: waiting for readability first saves a failed
+    recv (and its exception) per request, and a reply that fits in the socket
+    buffer (nearly all) is sent by one direct ``send``.
+    """
+    raw = getattr(sock, "_sock", None)
+    wait = getattr(sock, "_wait", None)
+    read_event = getattr(sock, "_read_event", None)
+    if raw is None or wait is None or read_event is None or raw.gettimeout() != 0.0:
+        return sock.recv, sock.sendall  # not a gevent socket: plain calls
+    raw_recv = raw.recv
+    raw_send = raw.send
+    slow_sendall = sock.sendall
+
+    def recv(n: int = RECV_SIZE) -> bytes:
+        while True:
+            try:
+                return raw_recv(n)
+            except BlockingIOError:
+                wait(read_event)
+
+    def sendall(data: bytes) -> None:
+        try:
+            sent = raw_send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):
+            slow_sendall(memoryview(data)[sent:])
+
+    return recv, sendall
+
+
 def serve_connection(state: ServerState, group: GroupCommit, sock, address) -> None:
     ip, port = address[0], address[1]
     if not state.ipfilter.check(ip):
@@ -66,8 +101,7 @@ def serve_connection(state: ServerState, group: GroupCommit, sock, address) -> N
     parser = RequestParser()
     feed = parser.feed
     next_request = parser.next
-    recv = sock.recv
-    sendall = sock.sendall
+    recv, sendall = fast_io(sock)
     translate = redis_compat.translate
     desc = None  # RESP descriptor of the last RESP request (sticky, as SSDB)
     state.links += 1
