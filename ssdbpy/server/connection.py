@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import socket
 
+import gevent
+
 from ssdbpy.commands import redis_compat
 from ssdbpy.commands.context import Context, ServerState
 from ssdbpy.commands.dispatch import execute
@@ -48,6 +50,10 @@ class Link:
 
     def recv(self, n: int = RECV_SIZE) -> bytes:
         return self.sock.recv(n)
+
+    def cooperate(self) -> None:
+        """Let the other connections run (long streams call this between chunks)."""
+        gevent.sleep(0)
 
     def wait_closed(self) -> None:
         """Discard input until the peer closes the connection."""
