@@ -1,0 +1,23 @@
+"""The command names ssdb-cli completes are the server's."""
+
+from __future__ import annotations
+
+from ssdbpy.cli import commands
+
+
+def test_the_119_commands_of_ssdb():
+    assert len(commands.SERVER_COMMANDS) == 119
+
+
+def test_every_registered_command_is_known():
+    from ssdbpy.commands import all  # noqa: F401 - registers the handlers
+    from ssdbpy.commands.registry import COMMANDS
+
+    assert {k.decode() for k in COMMANDS} <= set(commands.SERVER_COMMANDS)
+
+
+def test_complete():
+    assert commands.complete("hget") == ["hget", "hgetall"]
+    assert commands.complete("MULTI_G") == ["multi_get"]
+    assert commands.complete("exi") == ["exists", "exit"]
+    assert commands.complete("nope") == []
