@@ -252,8 +252,6 @@ def dump(ctx, args):
     db = ctx.db
 
     def run(link) -> None:
-        from gevent import sleep
-
         from ssdbpy.protocol.ssdb import encode_ssdb
 
         snap = db.engine.snapshot()
@@ -277,7 +275,7 @@ def dump(ctx, args):
                     link.send(b"".join(buf))
                     buf.clear()
                     size = 0
-                    sleep(0)  # a long dump never starves the other connections
+                    link.cooperate()  # a long dump never starves the other connections
             buf.append(encode_ssdb([b"end", str(n).encode()]))
             link.send(b"".join(buf))
         finally:
