@@ -1,18 +1,20 @@
-"""Group commit: writes staged by every connection that ran in the same turn of
-the event loop reach LevelDB in one atomic batch.
+"""Group commit: the writes staged by every connection served while the previous
+batch was being written reach LevelDB together, in one atomic batch written on
+a worker thread (LevelDB runs without the GIL), while the hub goes on parsing
+and executing the next requests.
 
-A connection that executed requests while writes were staged calls
-``wait()``; the first caller schedules one commit at the next turn of the
-loop, after every connection that became readable in this turn has run, and
-all callers resume when that batch is in LevelDB.  Replies are sent only then,
-so no client ever sees a reply for (or data from) a write not yet written.
+A connection that executed requests while writes were staged (or in flight)
+calls ``wait()`` and resumes when a batch containing all of them is in
+LevelDB; only then are its replies sent, so no client ever sees a reply for,
+or data from, a write that is not in LevelDB.  Batches are written one at a
+time, in order.
 """
 
 from __future__ import annotations
 
 import logging
 
-from gevent import get_hub
+import gevent
 from gevent.event import Event
 
 from ssdbpy.db.database import Database
@@ -33,28 +35,55 @@ class _Batch:
 
 
 class GroupCommit:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, threaded: bool = True) -> None:
         self.db = db
-        self._batch: _Batch | None = None
+        self.threaded = threaded
+        self._next: _Batch | None = None
+        self._wake = Event()
+        self._greenlet: gevent.Greenlet | None = None
         self.batches = 0
+
+    def start(self) -> None:
+        self._greenlet = gevent.spawn(self._run)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill()
+            self._greenlet = None
+        nxt, self._next = self._next, None
+        if nxt is not None:
+            nxt.error = CommitFailed("server stopping")
+            nxt.done.set()
 
     def wait(self) -> None:
         """Block this greenlet until every write staged so far is in LevelDB."""
-        batch = self._batch
+        batch = self._next
         if batch is None:
-            batch = self._batch = _Batch()
-            get_hub().loop.run_callback(self._commit, batch)
+            batch = self._next = _Batch()
+            self._wake.set()
         batch.done.wait()
         if batch.error is not None:
             raise CommitFailed(str(batch.error))
 
-    def _commit(self, batch: _Batch) -> None:
-        self._batch = None
-        try:
-            if self.db.engine.dirty:
-                self.db.commit()
-                self.batches += 1
-        except Exception as exc:  # noqa: BLE001 - reported to every waiter
-            log.exception("LevelDB write failed")
-            batch.error = exc
-        batch.done.set()
+    def _run(self) -> None:
+        engine = self.db.engine
+        pool = gevent.get_hub().threadpool
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            batch, self._next = self._next, None
+            if batch is None:
+                continue
+            try:
+                d = engine.detach()
+                if d is not None:
+                    if self.threaded:
+                        pool.apply(engine.write_detached, (d,))
+                    else:
+                        engine.write_detached(d)
+                    engine.finish(d)
+                    self.batches += 1
+            except Exception as exc:  # noqa: BLE001 - reported to every waiter
+                log.exception("LevelDB write failed")
+                batch.error = exc
+            batch.done.set()

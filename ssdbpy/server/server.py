@@ -76,6 +76,7 @@ class Server:
         self._server.init_socket()
         self.address = self._server.address[:2]
         self._server.start()
+        self.group.start()
         self.background.start()
 
     def serve_forever(self) -> None:
@@ -98,5 +99,6 @@ class Server:
             # connections are idle between requests (handlers never yield mid-request)
             self._server.stop(timeout=min(timeout, 0.5))
         self.background.stop()
+        self.group.stop()
         self.db.close()
         self._stopped.set()

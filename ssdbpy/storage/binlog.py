@@ -72,7 +72,9 @@ class Binlog:
         self.listeners: list[Callable[[], None]] = []
         #: lowest sequence a reader (a replication session) still needs, or None
         self.hold: Callable[[], int | None] = lambda: None
-        self._written = False
+        self._written = False  # records staged since the last detach
+        self._unannounced = False  # records detached but not yet announced to listeners
+        engine.on_detach.append(self._detached)
         engine.on_commit.append(self._committed)
 
     def _recover(self) -> None:
@@ -102,10 +104,16 @@ class Binlog:
         self.engine.put(keys.encode_binlog_key(seq), _HDR.pack(seq, self.type, cmd) + key)
         self._written = True
 
-    def _committed(self) -> None:
+    def _detached(self) -> None:
+        # every record staged so far is now on its way to LevelDB: never renumber it
         self.committed_seq = self.last_seq
         if self._written:
             self._written = False
+            self._unannounced = True
+
+    def _committed(self) -> None:
+        if self._unannounced:
+            self._unannounced = False
             for cb in self.listeners:
                 cb()
 

@@ -12,6 +12,7 @@ always see every earlier write.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Callable, Iterator
 
 import plyvel
@@ -19,6 +20,17 @@ import plyvel
 from ssdbpy.errors import StorageError
 
 _MISSING = object()
+
+
+class Detached:
+    """A batch of staged writes on its way to LevelDB (see Engine.detach)."""
+
+    __slots__ = ("writes", "done", "error")
+
+    def __init__(self, writes: dict[bytes, bytes | None]) -> None:
+        self.writes = writes
+        self.done = threading.Event()
+        self.error: BaseException | None = None
 
 
 class Engine:
@@ -49,8 +61,12 @@ class Engine:
         self._pending: dict[bytes, bytes | None] = {}
         self._undo: list[tuple[bytes, object]] = []
         self._generation = 0  # commits so far
+        #: detached batches not yet confirmed written, oldest first (at most one is written at a time)
+        self._inflight: list[Detached] = []
         #: called after every commit that wrote something
         self.on_commit: list[Callable[[], None]] = []
+        #: called when staged writes become a batch that can no longer be rolled back
+        self.on_detach: list[Callable[[], None]] = []
         self.closed = False
 
     # --- point access -------------------------------------------------------
@@ -59,6 +75,11 @@ class Engine:
             v = self._pending.get(key, _MISSING)
             if v is not _MISSING:
                 return v  # type: ignore[return-value]
+        if self._inflight:
+            for d in reversed(self._inflight):
+                v = d.writes.get(key, _MISSING)
+                if v is not _MISSING:
+                    return v  # type: ignore[return-value]
         return self._db.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
@@ -95,25 +116,69 @@ class Engine:
 
     @property
     def dirty(self) -> bool:
-        return bool(self._pending)
+        """True while some write is staged or not yet confirmed in LevelDB."""
+        return bool(self._pending) or bool(self._inflight)
 
     def commit(self) -> None:
-        """Write every staged change in one atomic LevelDB batch."""
+        """Write every staged change in one atomic LevelDB batch (after any in-flight one)."""
+        self._drain()
         if not self._pending:
             self._undo.clear()
             return
-        pending = self._pending
+        d = self.detach()
+        assert d is not None
+        self.write_detached(d)
+        self.finish(d)
+
+    # --- commits off the calling thread ------------------------------------------
+    def detach(self) -> Detached | None:
+        """Take the staged writes out of the overlay as one batch, or None if there are none.
+
+        Point reads keep seeing the batch until ``finish``.  The caller writes
+        it with ``write_detached`` (from any thread: LevelDB runs without the
+        GIL) and then calls ``finish`` on this thread.  Batches must be written
+        in detach order, one at a time.
+        """
+        if not self._pending:
+            return None
+        d = Detached(self._pending)
         self._pending = {}
         self._undo.clear()
         self._generation += 1
-        with self._db.write_batch(transaction=True) as wb:
-            for k, v in pending.items():
-                if v is None:
-                    wb.delete(k)
-                else:
-                    wb.put(k, v)
-        for cb in self.on_commit:
+        self._inflight.append(d)
+        for cb in self.on_detach:
             cb()
+        return d
+
+    def write_detached(self, d: Detached) -> None:
+        try:
+            with self._db.write_batch(transaction=True) as wb:
+                for k, v in d.writes.items():
+                    if v is None:
+                        wb.delete(k)
+                    else:
+                        wb.put(k, v)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by finish()
+            d.error = exc
+        finally:
+            d.done.set()
+
+    def finish(self, d: Detached) -> None:
+        """Retire a written batch; raises if its write failed."""
+        if d in self._inflight:
+            self._inflight.remove(d)
+            if d.error is None:
+                for cb in self.on_commit:
+                    cb()
+        if d.error is not None:
+            raise StorageError(f"LevelDB write failed: {d.error}") from d.error
+
+    def _drain(self) -> None:
+        """Wait (blocking this thread) until every in-flight batch is written."""
+        while self._inflight:
+            d = self._inflight[0]
+            d.done.wait()
+            self.finish(d)
 
     # --- iteration ----------------------------------------------------------
     def iterate(
@@ -133,7 +198,7 @@ class Engine:
         ``include_start``/``include_stop``; ``reverse`` walks from the high end.
         Yields ``(key, value)`` pairs, or keys with ``keys_only``.
         """
-        if self._pending:
+        if self._pending or self._inflight:
             self.commit()
         src = snapshot if snapshot is not None else self._db
         if reverse:
@@ -149,13 +214,13 @@ class Engine:
 
     def raw_iterator(self, snapshot: object = None):
         """A movable plyvel raw iterator (seek/next/prev) over committed data."""
-        if self._pending:
+        if self._pending or self._inflight:
             self.commit()
         src = snapshot if snapshot is not None else self._db
         return src.raw_iterator()  # type: ignore[attr-defined]
 
     def snapshot(self):
-        if self._pending:
+        if self._pending or self._inflight:
             self.commit()
         return self._db.snapshot()
 
