@@ -23,13 +23,14 @@ def execute(ctx: Context, args: list[bytes]):
     cmd = COMMANDS.get(name)
     if cmd is None:
         return [errors.CLIENT_ERROR, errors.MSG_UNKNOWN_COMMAND + name]
-    if cmd.is_write and ctx.server.readonly:
+    is_write = cmd.is_write
+    if is_write and ctx.server.readonly:
         return [errors.CLIENT_ERROR, errors.MSG_FORBIDDEN_COMMAND + name]
     if len(args) < cmd.arity:
         cmd.calls += 1
         return cmd.arity_error().blocks()
     db = ctx.db
-    sp = db.savepoint()
+    sp = db.savepoint() if is_write else None
     t0 = perf_counter()
     try:
         reply = cmd.handler(ctx, args)
@@ -38,7 +39,8 @@ def execute(ctx: Context, args: list[bytes]):
     except Exception:
         # a bug or a storage failure: undo this command's staged writes
         log.exception("command %r failed", name)
-        db.rollback(sp)
+        if sp is not None:
+            db.rollback(sp)
         reply = _SERVER_ERROR
     cmd.calls += 1
     cmd.time_proc += (perf_counter() - t0) * 1000.0

@@ -34,14 +34,12 @@ class Command:
     calls: int = 0
     time_wait: float = 0.0  # ms
     time_proc: float = 0.0  # ms
+    is_write: bool = False  # derived from flags (a plain field: read on every request)
+    is_backend: bool = False
 
-    @property
-    def is_write(self) -> bool:
-        return self.flags in (WRITE, WRITE_INLINE)
-
-    @property
-    def is_backend(self) -> bool:
-        return self.flags == BACKEND
+    def __post_init__(self) -> None:
+        self.is_write = self.flags in (WRITE, WRITE_INLINE)
+        self.is_backend = self.flags == BACKEND
 
 
 @dataclass(slots=True)
