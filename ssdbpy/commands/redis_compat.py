@@ -8,24 +8,39 @@ dispatcher, plus the :class:`Desc` that renders its reply.
 The connection keeps the :class:`Desc` of the last RESP request and renders
 every later reply on that connection with it, even replies to SSDB-framed
 requests (§3.6); so :meth:`Desc.render` accepts any blocks.
+
+ssdbpy extension: ``HELLO`` (Redis 6's handshake), answered by :func:`hello`
+without the dispatcher.  After ``HELLO 3`` the connection translates with
+:func:`translate3`, whose descriptors (:data:`MAPPING3`) render RESP3: the
+null, maps, doubles.  A connection that never says ``HELLO 3`` is served by
+:func:`translate` and SSDB's RESP2 bytes.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from ssdbpy.commands.context import Context
+from ssdbpy.commands.dispatch import execute
 from ssdbpy.protocol import reply
-from ssdbpy.protocol.resp import c_strtol_int
+from ssdbpy.protocol.resp import c_strtol_int, encode_bulk
 
 __all__ = [
     "Desc",
     "Mapping",
     "MAPPING",
+    "MAPPING3",
     "GENERIC",
+    "GENERIC3",
+    "PROTOCOLS",
+    "Hello",
+    "hello",
     "translate",
+    "translate3",
     "c_atof",
     "score_to_int64",
 ]
@@ -65,6 +80,14 @@ _RENDER: dict[str, Render] = {
     "int": reply.render_integer,
     "multi": reply.render_multibulk,
     "members": reply.render_members,
+}
+
+#: the same for RESP3, plus its own types: ``map`` (hgetall), ``double`` (scores), ``pairs`` (withscores)
+_RENDER3: dict[str, Render] = {
+    **{kind: reply.render3(render) for kind, render in _RENDER.items()},
+    "map": reply.render3_map,
+    "double": reply.render3_double,
+    "pairs": reply.render3_pairs,
 }
 
 
@@ -246,57 +269,63 @@ def _make_zrangebyscore(reverse: bool) -> Rewrite:
 
 # --- descriptors that depend on the request -----------------------------------------
 
-
-def _desc_for(redis: bytes, kind: str) -> Desc:
-    return Desc(redis, kind, _RENDER[kind])
-
-
-_ZRANGE_DESCS = {
-    name: (_desc_for(name, "multi"), _desc_for(name, "members"))
-    for name in (b"zrange", b"zrevrange", b"zrangebyscore", b"zrevrangebyscore")
-}
+#: ``(redis name, resp3)`` → ``describe(ssdb_args)``: the factory of a row whose descriptor depends on the request
+Family = Callable[[bytes, bool], Callable[[list[bytes]], Desc]]
 
 
-def _describe_zrange(redis: bytes) -> Callable[[list[bytes]], Desc]:
-    with_scores, members = _ZRANGE_DESCS[redis]
-
-    def describe(ssdb_args: list[bytes]) -> Desc:
-        if len(ssdb_args) >= 5 and ssdb_args[4] == b"withscores":
-            return with_scores
-        return members
-
-    return describe
+def _desc_for(redis: bytes, kind: str, resp3: bool = False) -> Desc:
+    return Desc(redis, kind, (_RENDER3 if resp3 else _RENDER)[kind])
 
 
-def _describe_zrangebyscore(redis: bytes) -> Callable[[list[bytes]], Desc]:
-    with_scores, members = _ZRANGE_DESCS[redis]
+def _zrange_family(by_score: bool) -> Family:
+    """zrange/zrevrange (5th argument ``withscores``) and the by-score pair (last SSDB argument)."""
 
-    def describe(ssdb_args: list[bytes]) -> Desc:
-        return with_scores if ssdb_args[-1] == b"withscores" else members
+    def family(redis: bytes, resp3: bool) -> Callable[[list[bytes]], Desc]:
+        with_scores = _desc_for(redis, "pairs" if resp3 else "multi", resp3)
+        members = _desc_for(redis, "members", resp3)
+        if by_score:
 
-    return describe
+            def describe(ssdb_args: list[bytes]) -> Desc:
+                return with_scores if ssdb_args[-1] == b"withscores" else members
+
+        else:
+
+            def describe(ssdb_args: list[bytes]) -> Desc:
+                if len(ssdb_args) >= 5 and ssdb_args[4] == b"withscores":
+                    return with_scores
+                return members
+
+        return describe
+
+    return family
 
 
-def _describe_mget(first_key: int, redis: bytes, kind: str) -> Callable[[list[bytes]], Desc]:
-    render_mget = reply.render_mget
+def _mget_family(first_key: int) -> Family:
+    """mget/hmget: the descriptor keeps the requested keys (from ``first_key`` on) and their count."""
 
-    def describe(ssdb_args: list[bytes]) -> Desc:
-        keys = ssdb_args[first_key:]
-        count = len(ssdb_args) - first_key
+    def family(redis: bytes, resp3: bool) -> Callable[[list[bytes]], Desc]:
+        render_mget = reply.render3_mget if resp3 else reply.render_mget
+        kind = redis.decode()
 
-        def render(blocks: Sequence[bytes]) -> bytes:
-            return render_mget(blocks, keys, count)
+        def describe(ssdb_args: list[bytes]) -> Desc:
+            keys = ssdb_args[first_key:]
+            count = len(ssdb_args) - first_key
 
-        return Desc(redis, kind, render)
+            def render(blocks: Sequence[bytes]) -> bytes:
+                return render_mget(blocks, keys, count)
 
-    return describe
+            return Desc(redis, kind, render)
+
+        return describe
+
+    return family
 
 
 # --- the table ---------------------------------------------------------------------
 
-_Row = tuple[str, str, str, Rewrite, Callable[[list[bytes]], Desc] | None]
+_Row = tuple[str, str, str, Rewrite, Family | None]
 
-#: (redis name, ssdb name, reply type, rewrite, describe-or-None), in SSDB's order
+#: (redis name, ssdb name, reply type, rewrite, family-or-None), in SSDB's order
 _ROWS: list[_Row] = [
     ("auth", "auth", "status", _auto, None),
     ("ping", "ping", "ping", _auto, None),
@@ -336,18 +365,18 @@ _ROWS: list[_Row] = [
     ("zcount", "zcount", "int", _auto, None),
     ("zremrangebyrank", "zremrangebyrank", "int", _first_three, None),
     ("zremrangebyscore", "zremrangebyscore", "int", _first_three, None),
-    ("mget", "multi_get", "mget", _auto, _describe_mget(1, b"mget", "mget")),
-    ("hmget", "multi_hget", "hmget", _auto, _describe_mget(2, b"hmget", "hmget")),
+    ("mget", "multi_get", "mget", _auto, _mget_family(1)),
+    ("hmget", "multi_hget", "hmget", _auto, _mget_family(2)),
     ("hgetall", "hgetall", "multi", _auto, None),
     ("hkeys", "hkeys", "multi", _hkeys, None),
     ("hvals", "hvals", "multi", _hkeys, None),
     ("setex", "setx", "status", _swap_last_two, None),
-    ("zrange", "redis_zrange", "multi", _zrange, _describe_zrange(b"zrange")),
-    ("zrevrange", "redis_zrrange", "multi", _zrange, _describe_zrange(b"zrevrange")),
+    ("zrange", "redis_zrange", "multi", _zrange, _zrange_family(False)),
+    ("zrevrange", "redis_zrrange", "multi", _zrange, _zrange_family(False)),
     ("zadd", "multi_zset", "int", _zadd, None),
     ("zincrby", "zincr", "bulk", _swap_last_two, None),
-    ("zrangebyscore", "zscan", "multi", _make_zrangebyscore(False), _describe_zrangebyscore(b"zrangebyscore")),
-    ("zrevrangebyscore", "zrscan", "multi", _make_zrangebyscore(True), _describe_zrangebyscore(b"zrevrangebyscore")),
+    ("zrangebyscore", "zscan", "multi", _make_zrangebyscore(False), _zrange_family(True)),
+    ("zrevrangebyscore", "zrscan", "multi", _make_zrangebyscore(True), _zrange_family(True)),
     ("lpush", "qpush_front", "int", _auto, None),
     ("rpush", "qpush_back", "int", _auto, None),
     ("lpop", "qpop_front", "bulk", _auto, None),
@@ -360,40 +389,172 @@ _ROWS: list[_Row] = [
 ]
 
 
-def _build() -> dict[bytes, Mapping]:
+#: RESP3 reply types of the rows whose RESP2 type RESP3 can say better
+_RESP3_KIND = {b"hgetall": "map", b"zscore": "double", b"zincrby": "double"}
+
+
+def _build(resp3: bool) -> dict[bytes, Mapping]:
     table: dict[bytes, Mapping] = {}
-    for redis, ssdb, kind, rewrite, describe in _ROWS:
+    for redis, ssdb, kind, rewrite, family in _ROWS:
         name = redis.encode()
-        desc = None if describe is not None else _desc_for(name, kind)
-        table[name] = Mapping(name, ssdb.encode(), kind, rewrite, desc, describe)
+        if resp3:
+            kind = _RESP3_KIND.get(name, kind)
+        if family is None:
+            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, _desc_for(name, kind, resp3), None)
+        else:
+            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, None, family(name, resp3))
     return table
 
 
-#: lowercased Redis name → :class:`Mapping`
-MAPPING: dict[bytes, Mapping] = _build()
-# the same rows under the upper-case names clients usually send (saves a lower())
-_LOOKUP: dict[bytes, Mapping] = {**MAPPING, **{k.upper(): v for k, v in MAPPING.items()}}
+#: lowercased Redis name → :class:`Mapping` (SSDB 1.9.8's table, RESP2 replies)
+MAPPING: dict[bytes, Mapping] = _build(False)
+#: the same rows with RESP3 replies, for connections that said ``HELLO 3``
+MAPPING3: dict[bytes, Mapping] = _build(True)
 
 
-def translate(args: list[bytes]) -> tuple[list[bytes], Desc]:
-    """Translate a RESP request into an SSDB request and its reply descriptor.
+# --- HELLO: the RESP3 handshake (ssdbpy extension) -----------------------------------
 
-    ``args[0]`` is the Redis command name in any case.  Mapped names are
-    rewritten per :data:`MAPPING`; other names are lowercased and passed with
-    their arguments unchanged, with the :data:`GENERIC` descriptor.  ``args`` is
-    consumed: the returned list may be ``args`` itself, modified.
+
+class Hello(Exception):
+    """Raised by the translators for ``HELLO``: a request about the connection, not for SSDB.
+
+    The connection answers it with :func:`hello` instead of the dispatcher.
+    ``request`` is the RESP request as received.
     """
-    name = args[0]
-    m = _LOOKUP.get(name)
-    if m is None:
-        name = name.lower()
-        m = MAPPING.get(name)
+
+    def __init__(self, request: list[bytes]) -> None:
+        super().__init__()
+        self.request = request
+
+
+def _hello(ssdb: bytes, args: list[bytes]) -> list[bytes]:
+    raise Hello(args)
+
+
+_HELLO = Mapping(b"hello", b"", "hello", _hello, GENERIC, None)
+
+MSG_NOPROTO = b"-NOPROTO sorry, this protocol version is not supported\r\n"
+MSG_WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+MSG_HELLO_NOAUTH = (
+    b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+    b"HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+    b"select the RESP protocol version at the same time\r\n"
+)
+MSG_BAD_PROTOVER = b"-ERR Protocol version is not an integer or out of range\r\n"
+_PROTOVER = re.compile(rb"[+-]?[0-9]{1,18}")
+#: the only user name HELLO AUTH accepts (SSDB has one password, no users)
+DEFAULT_USER = b"default"
+SERVER_NAME = b"ssdbpy"
+SERVER_VERSION = b"1.9.8"
+
+#: connection ids reported by HELLO (Redis's CLIENT ID: unique, increasing)
+client_ids = itertools.count(1)
+
+
+def _hello_reply(proto: int, client_id: int) -> bytes:
+    fields = [
+        (b"server", encode_bulk(SERVER_NAME)),
+        (b"version", encode_bulk(SERVER_VERSION)),
+        (b"proto", b":%d\r\n" % proto),
+        (b"id", b":%d\r\n" % client_id),
+        (b"mode", encode_bulk(b"standalone")),
+        (b"role", encode_bulk(b"master")),
+        (b"modules", b"*0\r\n"),
+    ]
+    head = b"%%%d\r\n" % len(fields) if proto == 3 else b"*%d\r\n" % (2 * len(fields))
+    return head + b"".join(encode_bulk(k) + v for k, v in fields)
+
+
+def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[bytes, int]:
+    """Answer ``HELLO [protover [AUTH username password] [SETNAME name]]`` as Redis 6+ does.
+
+    ``proto`` is the connection's protocol (2 or 3) before the request.
+    Returns the reply bytes and the protocol of the connection afterwards:
+    ``protover`` when the request succeeds, else ``proto`` unchanged.
+
+    * ``protover`` other than 2 or 3 → ``-NOPROTO``; not an integer → ``-ERR``;
+      without ``protover`` the protocol stays as it is;
+    * ``AUTH username password`` runs SSDB's ``auth`` command; a user other
+      than ``default`` or a refused password → ``-WRONGPASS``;
+    * without AUTH the connection must already be authenticated (``-NOAUTH``);
+    * ``SETNAME`` is accepted and ignored (ssdbpy has no CLIENT command);
+    * the reply lists server, version, proto, id, mode, role and modules: a
+      flat array for protocol 2, a map for 3.
+    """
+    n = len(args)
+    new = proto
+    i = 1
+    if n > 1:
+        if not _PROTOVER.fullmatch(args[1]):
+            return MSG_BAD_PROTOVER, proto
+        new = int(args[1])
+        if new != 2 and new != 3:
+            return MSG_NOPROTO, proto
+        i = 2
+    user = password = None
+    while i < n:
+        opt = args[i].lower()
+        more = n - 1 - i
+        if opt == b"auth" and more >= 2:
+            user, password = args[i + 1], args[i + 2]
+            i += 3
+        elif opt == b"setname" and more >= 1:
+            i += 2
+        else:
+            return b"-ERR Syntax error in HELLO option '" + args[i] + b"'\r\n", proto
+    if password is not None:
+        if user != DEFAULT_USER or execute(ctx, [b"auth", password])[0] != b"ok":
+            return MSG_WRONGPASS, proto
+    elif not ctx.authed:
+        return MSG_HELLO_NOAUTH, proto
+    return _hello_reply(new, client_id), new
+
+
+# --- translation ---------------------------------------------------------------------
+
+
+def _translator(table: dict[bytes, Mapping], generic: Desc) -> Callable[[list[bytes]], tuple[list[bytes], Desc]]:
+    # the rows under their lowercase names, the upper-case names clients usually
+    # send (saves a lower()) and HELLO
+    lookup = {**table, **{k.upper(): v for k, v in table.items()}, b"hello": _HELLO, b"HELLO": _HELLO}
+
+    def translate(args: list[bytes]) -> tuple[list[bytes], Desc]:
+        name = args[0]
+        m = lookup.get(name)
         if m is None:
-            args[0] = name
-            return args, GENERIC
-    ssdb_args = m.rewrite(m.ssdb, args)
-    desc = m.desc
-    if desc is None:
-        assert m.describe is not None
-        desc = m.describe(ssdb_args)
-    return ssdb_args, desc
+            name = name.lower()
+            m = lookup.get(name)
+            if m is None:
+                args[0] = name
+                return args, generic
+        ssdb_args = m.rewrite(m.ssdb, args)
+        desc = m.desc
+        if desc is None:
+            assert m.describe is not None
+            desc = m.describe(ssdb_args)
+        return ssdb_args, desc
+
+    return translate
+
+
+#: descriptor for unmapped commands on a RESP3 connection (the null for ``not_found``)
+GENERIC3 = Desc(b"", "generic", reply.render3(reply.render_generic))
+
+translate = _translator(MAPPING, GENERIC)
+translate.__doc__ = """Translate a RESP request into an SSDB request and its reply descriptor.
+
+``args[0]`` is the Redis command name in any case.  Mapped names are
+rewritten per :data:`MAPPING`; other names are lowercased and passed with
+their arguments unchanged, with the :data:`GENERIC` descriptor.  ``args`` is
+consumed: the returned list may be ``args`` itself, modified.  ``HELLO``
+raises :class:`Hello`.
+"""
+
+translate3 = _translator(MAPPING3, GENERIC3)
+translate3.__doc__ = """:func:`translate` for a RESP3 connection: the descriptors render RESP3 (:data:`MAPPING3`)."""
+
+#: protocol → (translator, descriptor of an unmapped request): what a connection switches to after HELLO
+PROTOCOLS: dict[int, tuple[Callable[[list[bytes]], tuple[list[bytes], Desc]], Desc]] = {
+    2: (translate, GENERIC),
+    3: (translate3, GENERIC3),
+}

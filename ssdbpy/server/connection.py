@@ -110,6 +110,8 @@ def serve_connection(state: ServerState, group: GroupCommit, sock, address) -> N
     recv, sendall = fast_io(sock)
     translate = redis_compat.translate
     desc = None  # RESP descriptor of the last RESP request (sticky, as SSDB)
+    proto = 2  # RESP version of the replies: 3 after HELLO 3 (translate then renders RESP3)
+    client_id = 0  # given on the first HELLO
     state.links += 1
     counted = True
     try:
@@ -132,7 +134,14 @@ def serve_connection(state: ServerState, group: GroupCommit, sock, address) -> N
                     break
                 is_resp, args = req
                 if is_resp:
-                    args, desc = translate(args)
+                    try:
+                        args, desc = translate(args)
+                    except redis_compat.Hello as hello:  # costs nothing until a client says HELLO
+                        client_id = client_id or next(redis_compat.client_ids)
+                        text, proto = redis_compat.hello(ctx, hello.request, proto, client_id)
+                        translate, desc = redis_compat.PROTOCOLS[proto]
+                        out.append(text)
+                        continue
                 reply = execute(ctx, args)
                 if reply.__class__ is Backend:
                     backend = reply

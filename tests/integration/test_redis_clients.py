@@ -1,14 +1,18 @@
 """The real redis-cli and redis-py talk to ssdbpy through every mapped Redis command.
 
-redis-py 8 speaks RESP3 (HELLO 3) unless told otherwise; SSDB, and so ssdbpy,
-speak RESP2, so the clients are created with protocol=2.
+redis-py 8 speaks RESP3 (HELLO 3) unless told otherwise.  SSDB has no HELLO;
+ssdbpy answers it and renders RESP3 on such connections, so redis-py works both
+with its defaults and with protocol=2 (SSDB's RESP2 bytes), with the same
+Python values.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
+import time
 
 import pytest
 import redis
@@ -108,8 +112,24 @@ def test_redis_cli_auth(server_factory, redis_cli):
     assert out.stdout.strip() == "OK"
 
 
-def test_redis_py_every_mapped_command(server):
-    r = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=10, protocol=2)
+#: redis.Redis keyword arguments: RESP2 as SSDB speaks it, and redis-py 8's default (HELLO 3, RESP3)
+PROTOCOLS = [pytest.param({"protocol": 2}, id="resp2"), pytest.param({}, id="default-resp3")]
+
+
+def handshake_proto(r: redis.Redis) -> int:
+    """The protocol the server agreed to on one of the client's connections (2 when no HELLO was sent)."""
+    conn = r.connection_pool.get_connection()
+    try:
+        meta = conn.handshake_metadata
+        return 2 if meta is None else meta.get(b"proto", meta.get("proto"))
+    finally:
+        r.connection_pool.release(conn)
+
+
+@pytest.mark.parametrize("kw", PROTOCOLS)
+def test_redis_py_every_mapped_command(server, kw):
+    r = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=10, **kw)
+    assert handshake_proto(r) == kw.get("protocol", 3)
     assert r.ping() is True
     assert r.set("a", "1") is True
     assert r.get("a") == b"1"
@@ -153,6 +173,9 @@ def test_redis_py_every_mapped_command(server):
     assert r.zscore("z", "c") == 3.0
     assert r.zrank("z", "b") == 1
     assert r.zrank("z", "nope") is None
+    assert r.zscore("z", "nope") is None
+    assert r.hgetall("nope") == {}
+    assert r.hmget("nope", ["a"]) == [None]
     assert r.zrevrank("z", "b") == 1
     assert r.zcount("z", 1, 2) == 2
     assert r.zincrby("z", 10, "a") == 11.0
@@ -185,11 +208,122 @@ def test_redis_py_every_mapped_command(server):
     r.close()
 
 
-def test_redis_py_auth(server_factory):
+@pytest.mark.parametrize("kw", PROTOCOLS)
+def test_redis_py_auth(server_factory, kw):
+    """protocol=2 sends AUTH; the default sends HELLO 3 AUTH default <password>."""
     pw = "q" * 32
     srv = server_factory("auth", server={"auth": pw})
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host="127.0.0.1", port=srv.port, password="x" * 32, socket_timeout=5, protocol=2).ping()
-    r = redis.Redis(host="127.0.0.1", port=srv.port, password=pw, socket_timeout=5, protocol=2)
+        redis.Redis(host="127.0.0.1", port=srv.port, password="x" * 32, socket_timeout=5, **kw).ping()
+    r = redis.Redis(host="127.0.0.1", port=srv.port, password=pw, socket_timeout=5, **kw)
     assert r.set("k", "v") is True and r.get("k") == b"v"
+    assert r.hgetall("nope") == {} and r.get("nope") is None
+    assert handshake_proto(r) == kw.get("protocol", 3)
     r.close()
+    if not kw:
+        # HELLO 3 AUTH knows one user, "default" (SSDB has one password and no users)
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=srv.port, username="admin", password=pw, socket_timeout=5).ping()
+        # without a password redis-py's HELLO 3 is refused as Redis refuses it
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=srv.port, socket_timeout=5).ping()
+
+
+# --- HELLO on the wire ------------------------------------------------------------------
+
+
+class Raw:
+    """A raw socket: send RESP or SSDB requests, read replies as bytes."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, *args: bytes) -> None:
+        self.sock.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+
+    def read(self, pattern: bytes) -> bytes:
+        """Read until the buffer starts with a match of ``pattern``; return and consume the match."""
+        rx = re.compile(pattern, re.S)
+        deadline = time.monotonic() + 10
+        while True:
+            m = rx.match(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m.group(0)
+            assert time.monotonic() < deadline, f"no {pattern!r} in {self.buf!r}"
+            data = self.sock.recv(65536)
+            assert data, f"connection closed; got {self.buf!r}"
+            self.buf += data
+
+    def roundtrip(self, expect: bytes, *args: bytes) -> None:
+        self.send(*args)
+        assert self.read(re.escape(expect)) == expect
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+HELLO_FIELDS = (
+    rb"\$6\r\nserver\r\n\$6\r\nssdbpy\r\n\$7\r\nversion\r\n\$5\r\n1\.9\.8\r\n"
+    rb"\$5\r\nproto\r\n:%d\r\n\$2\r\nid\r\n:[1-9][0-9]*\r\n\$4\r\nmode\r\n\$10\r\nstandalone\r\n"
+    rb"\$4\r\nrole\r\n\$6\r\nmaster\r\n\$7\r\nmodules\r\n\*0\r\n"
+)
+
+
+def test_hello_raw_bytes(server):
+    c = Raw(server.port)
+    try:
+        c.send(b"HELLO", b"2")
+        c.read(rb"\*14\r\n" + HELLO_FIELDS % 2)
+        c.roundtrip(b"$-1\r\n", b"GET", b"nope")
+        c.roundtrip(b"-NOPROTO sorry, this protocol version is not supported\r\n", b"HELLO", b"4")
+        c.roundtrip(b"$-1\r\n", b"GET", b"nope")  # still RESP2
+        c.send(b"HELLO", b"3")
+        c.read(rb"%7\r\n" + HELLO_FIELDS % 3)
+        c.roundtrip(b"_\r\n", b"GET", b"nope")
+        c.roundtrip(b"+OK\r\n", b"SET", b"a", b"1")
+        c.roundtrip(b"*3\r\n$1\r\n1\r\n_\r\n$1\r\n1\r\n", b"MGET", b"a", b"nope", b"a")
+        c.roundtrip(b":2\r\n", b"ZADD", b"z", b"1", b"m", b"2", b"n")
+        c.roundtrip(b",2\r\n", b"ZSCORE", b"z", b"n")
+        c.roundtrip(b"*2\r\n*2\r\n$1\r\nm\r\n,1\r\n*2\r\n$1\r\nn\r\n,2\r\n", b"ZRANGE", b"z", b"0", b"-1",
+                    b"WITHSCORES")
+        c.roundtrip(b"%0\r\n", b"HGETALL", b"nope")
+        c.roundtrip(b"-ERR Unknown Command: select\r\n", b"SELECT", b"0")
+        # SSDB framing on the connection: executed, rendered with the last RESP descriptor (sticky, as SSDB)
+        c.sock.sendall(b"3\nget\n4\nnope\n\n")
+        assert c.read(rb"_\r\n") == b"_\r\n"
+        c.send(b"hello", b"2")
+        c.read(rb"\*14\r\n" + HELLO_FIELDS % 2)
+        c.roundtrip(b"$-1\r\n", b"GET", b"nope")
+    finally:
+        c.close()
+
+
+def test_hello_in_ssdb_framing_is_an_unknown_command(server):
+    c = Raw(server.port)
+    try:
+        c.sock.sendall(b"5\nhello\n1\n3\n\n")
+        assert c.read(rb"[^\n]*\n[^\n]*\n[^\n]*\n[^\n]*\n\n") == (
+            b"12\nclient_error\n22\nUnknown Command: hello\n\n"
+        )
+    finally:
+        c.close()
+
+
+def test_hello_auth_raw_bytes(server_factory):
+    pw = b"h" * 32
+    srv = server_factory("auth", server={"auth": pw.decode()})
+    c = Raw(srv.port)
+    try:
+        c.send(b"HELLO", b"3")
+        c.read(rb"-NOAUTH HELLO must be called with the client already authenticated[^\r]*\r\n")
+        wrongpass = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        c.roundtrip(wrongpass, b"HELLO", b"3", b"AUTH", b"default", b"x" * 32)
+        c.roundtrip(wrongpass, b"HELLO", b"3", b"AUTH", b"admin", pw)
+        c.roundtrip(b"-NOAUTH authentication required.\r\n", b"GET", b"a")  # no switch, still not authenticated
+        c.send(b"HELLO", b"3", b"AUTH", b"default", pw, b"SETNAME", b"app")
+        c.read(rb"%7\r\n" + HELLO_FIELDS % 3)
+        c.roundtrip(b"_\r\n", b"GET", b"a")
+    finally:
+        c.close()
