@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from ssdbpy import errors
 from ssdbpy.commands.context import Context
 from ssdbpy.commands.dispatch import execute
 from ssdbpy.protocol import reply
@@ -433,14 +434,10 @@ def _hello(ssdb: bytes, args: list[bytes]) -> list[bytes]:
 
 _HELLO = Mapping(b"hello", b"", "hello", _hello, GENERIC, None)
 
-MSG_NOPROTO = b"-NOPROTO sorry, this protocol version is not supported\r\n"
-MSG_WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
-MSG_HELLO_NOAUTH = (
-    b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-    b"HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
-    b"select the RESP protocol version at the same time\r\n"
-)
-MSG_BAD_PROTOVER = b"-ERR Protocol version is not an integer or out of range\r\n"
+MSG_NOPROTO = b"-NOPROTO " + errors.MSG_HELLO_NOPROTO + b"\r\n"
+MSG_WRONGPASS = b"-WRONGPASS " + errors.MSG_HELLO_WRONGPASS + b"\r\n"
+MSG_HELLO_NOAUTH = b"-NOAUTH " + errors.MSG_HELLO_NOAUTH + b"\r\n"
+MSG_BAD_PROTOVER = b"-ERR " + errors.MSG_HELLO_PROTOVER + b"\r\n"
 _PROTOVER = re.compile(rb"[+-]?[0-9]{1,18}")
 #: the only user name HELLO AUTH accepts (SSDB has one password, no users)
 DEFAULT_USER = b"default"
@@ -501,7 +498,7 @@ def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[
         elif opt == b"setname" and more >= 1:
             i += 2
         else:
-            return b"-ERR Syntax error in HELLO option '" + args[i] + b"'\r\n", proto
+            return b"-ERR " + errors.MSG_HELLO_SYNTAX % args[i] + b"\r\n", proto
     if password is not None:
         if user != DEFAULT_USER or execute(ctx, [b"auth", password])[0] != b"ok":
             return MSG_WRONGPASS, proto
