@@ -55,6 +55,18 @@ def is_running(pid: int) -> bool:
     return True
 
 
+def stale_pid(path: str) -> int | None:
+    """The pid in ``path`` if no such process exists (a pidfile left by a crash), else None.
+
+    An unreadable or malformed pidfile is not called stale: it is left to the operator.
+    """
+    try:
+        pid = read_pidfile(path)
+    except (OSError, ValueError):
+        return None
+    return None if is_running(pid) else pid
+
+
 def stop_running(
     pidfile: str | None,
     *,

@@ -130,8 +130,14 @@ def _run(args: Args) -> int:
             return code
 
     if pidfile and os.path.exists(pidfile):
-        sys.stderr.write(daemon.PIDFILE_EXISTS.format(pidfile=pidfile))
-        return 1
+        stale = daemon.stale_pid(pidfile)
+        if stale is None:
+            sys.stderr.write(daemon.PIDFILE_EXISTS.format(pidfile=pidfile))
+            return 1
+        # left by a crash (kill -9, power loss): SSDB would refuse to start until an
+        # operator deleted it; nothing runs under that pid, so it is replaced
+        _err(f"removing stale pidfile {pidfile} (process {stale} is not running)")
+        daemon.remove_pidfile(pidfile)
 
     try:
         ssdb_log.setup_logging(settings.logger)

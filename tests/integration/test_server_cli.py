@@ -137,10 +137,11 @@ def test_empty_auth_refused(tmp_path: Path) -> None:
     assert "line 3:" in p.stderr and "empty" in p.stderr and "refuses to start" in p.stderr
 
 
-def test_pidfile_exists_refused(tmp_path: Path) -> None:
+def test_pidfile_of_a_live_process_refused(tmp_path: Path) -> None:
     (tmp_path / "var").mkdir()
     pidfile = tmp_path / "var" / "ssdb.pid"
-    pidfile.write_text("12345")
+    live = str(os.getpid())  # this test process: certainly running
+    pidfile.write_text(live)
     conf = write_conf(tmp_path, "work_dir = ./var\npidfile = ./var/ssdb.pid\n")
     p = run(str(conf))
     assert p.returncode == 1
@@ -150,7 +151,30 @@ def test_pidfile_exists_refused(tmp_path: Path) -> None:
         "Kill the running process before you run this command,\n"
         "or use '-s restart' option to restart the server.\n"
     ) in p.stderr
-    assert pidfile.read_text() == "12345"
+    assert pidfile.read_text() == live
+
+
+def test_stale_pidfile_left_by_a_crash_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    pidfile = tmp_path / "var" / "ssdb.pid"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    pidfile.write_text(str(gone.pid))
+    conf = write_conf(tmp_path, START_CONF)
+    proc = subprocess.Popen(_server(str(conf)), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        log = tmp_path / "var" / "log.txt"
+        wait_for(lambda: log.exists() and "ssdb server started." in log.read_text())
+        assert pidfile.read_text() == str(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0
+    assert f"removing stale pidfile {pidfile} (process {gone.pid} is not running)" in err
+    assert not pidfile.exists()
 
 
 def test_missing_work_dir(tmp_path: Path) -> None:
