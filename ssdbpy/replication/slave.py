@@ -9,12 +9,28 @@ Differences from SSDB 1.9.8 (docs/compat.md): an OUT_OF_SYNC answer makes the
 slave forget its position and re-copy by itself; a sync-type slave that
 receives ``copy_begin`` first deletes its old data (logged, so its own slaves
 follow); reconnects back off from 1 s to 5 s.
+
+The slave applies records in slices of APPLY_SLICE packets, one batch each,
+and lets the server's clients in after every BUSY_SLICE seconds of applying,
+so a full-speed copy or stream does not stall the server.
+
+Exactly-once after a crash: the meta db is a separate LevelDB, so a process
+killed after the data batch was written but before the position reached the
+meta db would re-apply that batch on restart -- harmless for sets and deletes,
+but queue pushes and pops are not idempotent (SSDB has this flaw).  So every
+data batch also carries a copy of the position (``POSITION_PREFIX + id`` in
+the data db, outside every range that is scanned, copied or dumped): it holds
+the position the batch ends at and the one the meta db held when the batch
+began.  On start-up a meta position equal to that "before" value means the
+crash came between the two writes, and the data db's position is used.
 """
 
 from __future__ import annotations
 
 import logging
 import socket as _pysocket
+import struct
+import time
 
 import gevent
 from gevent import socket
@@ -31,6 +47,32 @@ log = logging.getLogger("ssdbpy.repl.slave")
 
 CONNECT_TIMEOUT = 5.0
 MAX_BACKOFF = 5.0
+RECV_SIZE = 64 << 10  # larger reads cost an mmap each
+#: packets applied per batch before the slave commits and lets the other greenlets run
+APPLY_SLICE = 2000
+BUSY_SLICE = 0.02  # s of applying before the clients get a turn
+WIPE_SLICE = 10000  # records deleted per batch by the pre-copy wipe
+
+#: data-db key prefix of the position copy written with every applied batch (sorts
+#: after the binlog ``0x01`` and before every data type, and before ``dump``'s "A")
+POSITION_PREFIX = b"\x02ssdbpy.slave.position."
+_POS_HDR = struct.Struct("<QQI")  # seq before, seq after, len(key before)
+
+Position = tuple[int, bytes]
+
+
+def encode_position(before: Position, after: Position) -> bytes:
+    return _POS_HDR.pack(before[0], after[0], len(before[1])) + before[1] + after[1]
+
+
+def decode_position(raw: bytes) -> tuple[Position, Position] | None:
+    if len(raw) < _POS_HDR.size:
+        return None
+    seq0, seq1, n = _POS_HDR.unpack_from(raw)
+    keys_ = raw[_POS_HDR.size :]
+    if n > len(keys_):
+        return None
+    return (seq0, keys_[:n]), (seq1, keys_[n:])
 
 
 class Reconnect(Exception):
@@ -46,28 +88,54 @@ class Slave:
         self.copy_count = 0
         self.sync_count = 0
         self._status_key = b"slave.status." + cfg.id.encode()
+        self._position_key = POSITION_PREFIX + cfg.id.encode()
         self.last_seq, self.last_key = self._load()
+        #: the position the meta db holds
+        self._persisted: Position = (self.last_seq, self.last_key)
         if last_seq is not None or last_key is not None:
             self.last_seq = last_seq or 0
             self.last_key = last_key or b""
-            self._persist()
+            self._save()
         self._greenlet: gevent.Greenlet | None = None
         self._sock = None
         self.btype = bl.MIRROR if cfg.mirror else bl.SYNC
+        self._wipe_needed = False
+        self._busy_since = time.monotonic()
 
     # --- position ---------------------------------------------------------------
-    def _load(self) -> tuple[int, bytes]:
+    def _load(self) -> Position:
         meta = self.db.meta
         seq = meta.get(keys.encode_hash(self._status_key, b"last_seq"))
         key = meta.get(keys.encode_hash(self._status_key, b"last_key"))
-        return (uint64(seq) if seq else 0), (key or b"")
+        stored: Position = ((uint64(seq) if seq else 0), (key or b""))
+        raw = self.db.engine.get(self._position_key)
+        copy = decode_position(raw) if raw is not None else None
+        if copy is not None and stored != copy[1] and stored == copy[0]:
+            # killed between the data batch and the meta write: the batch is applied
+            log.info("[%s] position %d %r from the data db (the meta db missed the last batch)",
+                     self.cfg.id, copy[1][0], copy[1][1])
+            return copy[1]
+        return stored
+
+    def _stage_position(self) -> None:
+        """Stage the current position in the data db, in the batch of the records it covers."""
+        self.db.engine.put(self._position_key,
+                           encode_position(self._persisted, (self.last_seq, self.last_key)))
 
     def _persist(self) -> None:
+        """Write the position to the meta db (after the data batch that reached it)."""
         meta = self.db.meta
         meta.put(keys.encode_hash(self._status_key, b"last_key"), self.last_key)
         meta.put(keys.encode_hash(self._status_key, b"last_seq"), str(self.last_seq).encode())
         meta.put(keys.encode_hsize(self._status_key), keys.pack_i64le(2))
         meta.commit()
+        self._persisted = (self.last_seq, self.last_key)
+
+    def _save(self) -> None:
+        """Commit the staged records with the position, then persist the position."""
+        self._stage_position()
+        self.db.commit()
+        self._persist()
 
     def info_block(self) -> bytes:
         return (
@@ -138,20 +206,63 @@ class Slave:
         log.info("[%s] sync140 from seq %d key %r", cfg.id, self.last_seq, self.last_key)
         while True:
             try:
-                data = sock.recv(1 << 20)
+                data = sock.recv(RECV_SIZE)
             except _pysocket.timeout:
                 raise Reconnect("the master hasn't responded for a while") from None
             if not data:
                 raise Reconnect("master closed the link")
             reader.feed(data)
-            applied = False
-            while True:
+            while self._process_all(reader, APPLY_SLICE):
+                self._let_clients_in()
+            self._let_clients_in()
+
+    def _let_clients_in(self) -> None:
+        """Give the server's clients a turn after BUSY_SLICE seconds of applying.
+
+        A recv that finds data waiting does not yield, and gevent.sleep(0) runs the
+        ready greenlets without polling sockets: a master streaming faster than
+        we apply would make every client of this server wait for the whole copy.
+        A short timer makes the hub poll for IO; it is taken only after a busy
+        stretch, so a slow stream costs nothing.
+        """
+        now = time.monotonic()
+        if now - self._busy_since >= BUSY_SLICE:
+            gevent.sleep(0.0005)
+            self._busy_since = time.monotonic()
+
+    def _process_all(self, reader: ReplyReader, limit: int | None = None) -> bool:
+        """Apply the complete packets (at most ``limit``); commit them in one batch with the
+        position reached.  True if it stopped at the limit with packets left."""
+        db = self.db
+        applied = False
+        n = 0
+        try:
+            while limit is None or n < limit:
                 pkt = reader.next()
                 if pkt is None:
-                    break
-                applied = self._process(pkt) or applied
+                    return False
+                n += 1
+                sp = db.savepoint()
+                try:
+                    changed = self._process(pkt)
+                except BaseException:
+                    db.rollback(sp)  # nothing of a half-applied record is committed
+                    raise
+                if changed:
+                    applied = True
+                    self._stage_position()
+                if self._wipe_needed:
+                    # commit up to copy_begin (the position is now 0, "") before the wipe,
+                    # which commits and yields as it goes
+                    self._wipe_needed = False
+                    db.commit()
+                    self._persist()
+                    applied = False
+                    self._wipe()
+            return True
+        finally:
             if applied:
-                self.db.commit()
+                db.commit()
                 self._persist()
 
     @staticmethod
@@ -187,16 +298,18 @@ class Slave:
                 self.status = "OUT_OF_SYNC"
                 self.last_seq = 0
                 self.last_key = b""
-                self._persist()
+                self._save()
                 raise Reconnect("out of sync")
             return False
         if t == bl.COPY:
             if rec.cmd == bl.BEGIN:
                 self.status = "COPY"
                 log.info("[%s] copy begin", self.cfg.id)
-                if not self.cfg.mirror:
-                    self._wipe()
-                return False
+                # the old position is void: if the link breaks before the first item, start over
+                self.last_seq = 0
+                self.last_key = b""
+                self._wipe_needed = not self.cfg.mirror
+                return True
             if rec.cmd == bl.END:
                 log.info("[%s] copy end at seq %d (%d records)", self.cfg.id, rec.seq, self.copy_count)
                 self.status = "SYNC"
@@ -264,19 +377,26 @@ class Slave:
                 log.warning("[%s] unknown binlog cmd %d", self.cfg.id, cmd)
 
     def _wipe(self) -> None:
-        """Delete every local data record before a full copy (logged, so chained slaves follow)."""
+        """Delete every local data record before a full copy (logged, so chained slaves follow).
+
+        Commits every WIPE_SLICE deletions (and after every hash/zset/queue) and
+        lets clients in between, so a big data set does not stall the server.
+        """
         db = self.db
         n = 0
-        with db.origin(self.btype):
-            for k in list(db.engine.iterate(b"k", b"l", keys_only=True)):
-                db.kv.delete(k[1:])
-                n += 1
-            for name in db.hash.list_names(b"", b"", 1 << 62):
-                n += db.hash.clear(name)
-            for name in db.zset.list_names(b"", b"", 1 << 62):
-                n += db.zset.clear(name)
-            for name in db.queue.list_names(b"", b"", 1 << 62):
-                n += db.queue.clear(name)
-        db.commit()
+        kv_keys = [k[1:] for k in db.engine.iterate(b"k", b"l", keys_only=True)]
+        for start in range(0, len(kv_keys), WIPE_SLICE):
+            with db.origin(self.btype):
+                for key in kv_keys[start : start + WIPE_SLICE]:
+                    db.kv.delete(key)
+            db.commit()
+            self._let_clients_in()
+        n += len(kv_keys)
+        for kind in (db.hash, db.zset, db.queue):
+            for name in kind.list_names(b"", b"", 1 << 62):
+                with db.origin(self.btype):
+                    n += kind.clear(name)
+                db.commit()
+                self._let_clients_in()
         if n:
             log.info("[%s] deleted %d old records before the full copy", self.cfg.id, n)
