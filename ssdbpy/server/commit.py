@@ -34,6 +34,11 @@ class _Batch:
         self.error: BaseException | None = None
 
 
+#: batches with fewer staged writes are written inline: handing a small batch
+#: to a thread costs more latency (thread wake-ups) than the write itself
+THREAD_MIN_WRITES = 256
+
+
 class GroupCommit:
     def __init__(self, db: Database, *, threaded: bool = True) -> None:
         self.db = db
@@ -77,7 +82,7 @@ class GroupCommit:
             try:
                 d = engine.detach()
                 if d is not None:
-                    if self.threaded:
+                    if self.threaded and len(d.writes) >= THREAD_MIN_WRITES:
                         pool.apply(engine.write_detached, (d,))
                     else:
                         engine.write_detached(d)
