@@ -61,7 +61,7 @@ class SyncSession:
         self._out: list[bytes] = []
         self._out_size = 0
         self._rate_t0 = time.monotonic()
-        self._rate_bytes = 0
+        self._credit = 0.0  # bytes that may be sent at once (sync_speed throttle)
 
     # --- info -------------------------------------------------------------------
     def info_block(self) -> bytes:
@@ -94,16 +94,18 @@ class SyncSession:
         self._throttle(len(data))
 
     def _throttle(self, n: int) -> None:
+        """Token bucket of ``sync_speed`` MB/s holding at most one second of credit."""
         speed = self.repl.sync_speed
         if speed <= 0:
             return
-        self._rate_bytes += n
-        allowed = speed * (1 << 20) * (time.monotonic() - self._rate_t0)
-        if self._rate_bytes > allowed:
-            gevent.sleep((self._rate_bytes - allowed) / (speed * (1 << 20)))
-        if time.monotonic() - self._rate_t0 > 10:  # keep the window short
-            self._rate_t0 = time.monotonic()
-            self._rate_bytes = 0
+        rate = speed * (1 << 20)
+        now = time.monotonic()
+        # credit earned since the last send, capped so an idle link cannot bank a burst
+        self._credit = min(self._credit + (now - self._rate_t0) * rate, rate)
+        self._rate_t0 = now
+        self._credit -= n
+        if self._credit < 0:
+            gevent.sleep(-self._credit / rate)
 
     # --- decision -----------------------------------------------------------------
     def _in_window(self, seq: int) -> bool:

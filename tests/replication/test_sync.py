@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -126,5 +127,25 @@ def test_ttl_replicates_and_expires_on_slave(server_factory):
     wait_for(lambda: s("get", "long") == [b"ok", b"v"], what="replication of long")
     assert 990 < int(s("ttl", "long")[1]) <= 1000
     wait_for(lambda: s("get", "short") == [b"not_found"] and m("get", "short") == [b"not_found"], what="expiry")
+    m.close()
+    s.close()
+
+
+@pytest.mark.timeout(60)
+def test_sync_speed_limits_the_copy(server_factory):
+    master = server_factory("master", replication={"sync_speed": 1})  # MB/s
+    m = master.client()
+    value = b"x" * 1024
+    for start in range(0, 3000, 500):
+        m.send_many([("set", f"big{i}", value) for i in range(start, start + 500)])
+        for _ in range(500):
+            assert m.read() == [b"ok", b"1"]
+    t0 = time.monotonic()
+    slave = server_factory("slave", slaveof=[master.slaveof()])
+    s = slave.client()
+    wait_for(lambda: s("get", "big2999") == [b"ok", value], timeout=30, interval=0.05, what="copy")
+    took = time.monotonic() - t0
+    # ~3.1 MB at 1 MB/s, one second of credit: at least ~2 s (unthrottled it takes well under 1 s)
+    assert took >= 1.8, f"a 3 MB copy at 1 MB/s finished in {took:.2f} s"
     m.close()
     s.close()
