@@ -8,20 +8,13 @@ deliberately answers correctly instead.
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-
 import pytest
 
-import ssdbpy.commands.kv  # noqa: F401  (registers the kv commands)
-import ssdbpy.commands.zset  # noqa: F401  (registers the zset commands)
-from ssdbpy.commands.context import Context, ServerState
-from ssdbpy.commands.dispatch import execute
-from ssdbpy.db.database import Database
+from tests.harness.inprocess import Dispatcher, line_numbers, matches, replay
+from tests.harness.vectors import VECTORS, load
 
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "vectors"
-ZSET_VECTORS = VECTORS / "zset.jsonl"
+FILE = "zset.jsonl"
+LINES = line_numbers(FILE)
 
 MAX = "9223372036854775807"
 
@@ -53,95 +46,45 @@ DELIBERATE_FIXES: dict[int, tuple[list[str], str, list[str]]] = {
     ),
 }
 
-_ESC = re.compile(rb"\\\\|\\x([0-9a-f]{2})")
-
-
-def unescape(s: str) -> bytes:
-    """Vector string -> bytes: ``\\\\`` is one backslash, ``\\xNN`` one byte."""
-    return _ESC.sub(lambda m: bytes((int(m.group(1), 16),)) if m.group(1) else b"\\", s.encode("ascii"))
-
-
-def load(path: Path) -> list[tuple[int, dict]]:
-    with path.open(encoding="ascii") as f:
-        return [(i, json.loads(line)) for i, line in enumerate(f, 1) if line.strip()]
-
-
-def _params():
-    if not ZSET_VECTORS.is_file():
-        return [pytest.param(None, id="vectors-missing")]
-    return [pytest.param(i, id=f"line{i}") for i, _ in load(ZSET_VECTORS)]
-
-
-def _matches(vec: dict, got: list[bytes]) -> bool:
-    kind = vec.get("expect_kind")
-    if kind == "int":
-        return len(got) == 2 and got[0] == b"ok" and re.fullmatch(rb"-?[0-9]+", got[1]) is not None
-    if kind == "ok_any":
-        return bool(got) and got[0] == b"ok"
-    return got == [unescape(b) for b in vec["expect"]]
+def test_vector_file_present():
+    assert LINES, f"{FILE} not found"
 
 
 @pytest.fixture(scope="module")
-def replayed(tmp_path_factory) -> dict[int, tuple[dict, list[bytes]]]:
-    """Replay the whole file once, in order, on a fresh database; line -> (vector, reply)."""
-    assert ZSET_VECTORS.is_file(), f"vectors not found: {ZSET_VECTORS}"
-    db = Database.open(str(tmp_path_factory.mktemp("zset_vectors")))
-    ctx = Context(ServerState(db))
-    out: dict[int, tuple[dict, list[bytes]]] = {}
-    try:
-        for lineno, vec in load(ZSET_VECTORS):
-            if "config" in vec:
-                assert not vec["config"], "zset vectors need no server options"
-                continue
-            reply = execute(ctx, [unescape(a) for a in vec["send"]])
-            db.commit()
-            out[lineno] = (vec, list(reply))
-    finally:
-        db.close()
-    return out
+def replayed(tmp_path_factory):
+    return replay(FILE, tmp_path_factory.mktemp("zset_vectors"))
 
 
-@pytest.mark.parametrize("lineno", _params())
+@pytest.mark.parametrize("lineno", LINES)
 def test_vector(replayed, lineno):
-    assert lineno is not None, f"vectors not found: {ZSET_VECTORS}"
-    vec, got = replayed[lineno]
+    v, got = replayed[lineno]
     if lineno in DELIBERATE_FIXES:
         _send, reason, correct = DELIBERATE_FIXES[lineno]
-        assert got == [unescape(b) for b in correct], f"deliberate fix ({reason}): {vec['send']}"
+        assert got == [b.encode() for b in correct], f"deliberate fix ({reason}): {v.send}"
     else:
-        assert _matches(vec, got), f"{vec['send']}: expected {vec['expect']}, got {got}"
+        assert matches(v, got), f"{v.id} {v.send}: expected {v.expect}, got {got}"
 
 
 def test_deliberate_fixes_match_the_file():
     """Each listed line still holds that request, and SSDB's recorded reply differs from ours."""
-    assert ZSET_VECTORS.is_file(), f"vectors not found: {ZSET_VECTORS}"
-    vectors = dict(load(ZSET_VECTORS))
+    vectors = {v.line: v for v in load(VECTORS / FILE)[1]}
     for lineno, (send, _reason, correct) in DELIBERATE_FIXES.items():
-        vec = vectors[lineno]
-        assert vec["send"] == send, lineno
-        assert vec["expect"] != correct, lineno
-        assert MAX not in vec["expect"], lineno  # the bug: no INT64_MAX member in a reverse walk
-
-
-def test_unescape():
-    assert unescape("bin\\x00\\xff\\\\key") == b"bin\x00\xff\\key"
-    assert unescape("plain") == b"plain"
-    assert unescape("\\\\x41") == b"\\x41"
+        v = vectors[lineno]
+        assert v.send == [a.encode() for a in send], lineno
+        assert v.expect != [b.encode() for b in correct], lineno
+        assert MAX.encode() not in v.expect, lineno  # the bug: no INT64_MAX member in a reverse walk
 
 
 # --- handler behaviour beyond the recorded vectors (commands.md §4) -------------------------------
 @pytest.fixture
 def run(tmp_path):
-    db = Database.open(str(tmp_path))
-    ctx = Context(ServerState(db))
+    d = Dispatcher(tmp_path)
 
     def call(*args: str | bytes) -> list[bytes]:
-        reply = execute(ctx, [a.encode() if isinstance(a, str) else a for a in args])
-        db.commit()
-        return list(reply)
+        return d(*[a.encode() if isinstance(a, str) else a for a in args])
 
     yield call
-    db.close()
+    d.close()
 
 
 def test_empty_and_oversized_names(run):
