@@ -77,8 +77,12 @@ def fast_io(sock):
     raw_recv = raw.recv
     raw_send = raw.send
     slow_sendall = sock.sendall
+    replied = [False]  # True right after a reply: the peer is most likely still reading it
 
     def recv(n: int = RECV_SIZE) -> bytes:
+        if replied[0]:
+            replied[0] = False
+            wait(read_event)
         while True:
             try:
                 return raw_recv(n)
@@ -92,6 +96,7 @@ def fast_io(sock):
             sent = 0
         if sent < len(data):
             slow_sendall(memoryview(data)[sent:])
+        replied[0] = True
 
     return recv, sendall
 
