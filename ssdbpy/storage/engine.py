@@ -25,10 +25,11 @@ _MISSING = object()
 class Detached:
     """A batch of staged writes on its way to LevelDB (see Engine.detach)."""
 
-    __slots__ = ("writes", "done", "error")
+    __slots__ = ("writes", "batch", "done", "error")
 
-    def __init__(self, writes: dict[bytes, bytes | None]) -> None:
+    def __init__(self, writes: dict[bytes, bytes | None], batch) -> None:
         self.writes = writes
+        self.batch = batch  # the LevelDB WriteBatch, built by the detaching thread
         self.done = threading.Event()
         self.error: BaseException | None = None
 
@@ -141,7 +142,17 @@ class Engine:
         """
         if not self._pending:
             return None
-        d = Detached(self._pending)
+        # built here, on the thread that owns the overlay: the writing thread then
+        # only runs LevelDB (no GIL), instead of contending for the GIL per key
+        wb = self._db.write_batch()
+        put = wb.put
+        delete = wb.delete
+        for k, v in self._pending.items():
+            if v is None:
+                delete(k)
+            else:
+                put(k, v)
+        d = Detached(self._pending, wb)
         self._pending = {}
         self._undo.clear()
         self._generation += 1
@@ -152,12 +163,7 @@ class Engine:
 
     def write_detached(self, d: Detached) -> None:
         try:
-            with self._db.write_batch(transaction=True) as wb:
-                for k, v in d.writes.items():
-                    if v is None:
-                        wb.delete(k)
-                    else:
-                        wb.put(k, v)
+            d.batch.write()  # atomic; LevelDB runs without the GIL
         except BaseException as exc:  # noqa: BLE001 - re-raised by finish()
             d.error = exc
         finally:
