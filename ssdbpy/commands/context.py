@@ -36,8 +36,7 @@ class ServerState:
     attributes (``repl``) so that commands never import them.
     """
 
-    def __init__(self, db: "Database", *, passwords: list[bytes] | None = None, readonly: bool = False,
-                 binlog_capacity: int = 0) -> None:
+    def __init__(self, db: "Database", *, passwords: list[bytes] | None = None, readonly: bool = False) -> None:
         from ssdbpy.ipfilter import IpFilter
 
         self.db = db

@@ -8,7 +8,6 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
-from ssdbpy.storage import binlog as bl
 from ssdbpy.storage.binlog import Binlog
 from ssdbpy.storage.engine import Engine
 
@@ -85,5 +84,3 @@ class Database:
         self.engine.close()
         self.meta.close()
 
-
-__all__ = ["Database", "bl"]
