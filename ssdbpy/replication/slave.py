@@ -35,7 +35,7 @@ import time
 import gevent
 from gevent import socket
 
-from ssdbpy.client import ReplyReader
+from ssdbpy.protocol.ssdb import PacketReader
 from ssdbpy.cnum import int64, uint64
 from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.replication import wire
@@ -193,7 +193,7 @@ class Slave:
         sock.setsockopt(_pysocket.IPPROTO_TCP, _pysocket.TCP_NODELAY, 1)
         sock.setsockopt(_pysocket.SOL_SOCKET, _pysocket.SO_KEEPALIVE, 1)
         self.status = "INIT"
-        reader = ReplyReader()
+        reader = PacketReader()
         sock.settimeout(cfg.recv_timeout)
         if cfg.auth:
             sock.sendall(encode_ssdb([b"auth", cfg.auth.encode()]))
@@ -230,7 +230,7 @@ class Slave:
             gevent.sleep(0.0005)
             self._busy_since = time.monotonic()
 
-    def _process_all(self, reader: ReplyReader, limit: int | None = None) -> bool:
+    def _process_all(self, reader: PacketReader, limit: int | None = None) -> bool:
         """Apply the complete packets (at most ``limit``); commit them in one batch with the
         position reached.  True if it stopped at the limit with packets left."""
         db = self.db
@@ -266,7 +266,7 @@ class Slave:
                 self._persist()
 
     @staticmethod
-    def _read_one(sock, reader: ReplyReader) -> list[bytes] | None:
+    def _read_one(sock, reader: PacketReader) -> list[bytes] | None:
         while True:
             pkt = reader.next()
             if pkt is not None:
@@ -336,7 +336,11 @@ class Slave:
         value = pkt[1] if len(pkt) > 1 else None
         if cmd in wire.SET_LIKE and value is None:
             return
-        with db.origin(self.btype):
+        # records are stamped with this link's type (not db.origin(): this runs per record)
+        binlog = db.binlog
+        prev_type = binlog.type
+        binlog.type = self.btype
+        try:
             if cmd == bl.KSET:
                 if key[:1] == b"k":
                     db.kv.set(key[1:], value)
@@ -375,6 +379,8 @@ class Slave:
                 db.queue.pop_back(key)
             else:
                 log.warning("[%s] unknown binlog cmd %d", self.cfg.id, cmd)
+        finally:
+            binlog.type = prev_type
 
     def _wipe(self) -> None:
         """Delete every local data record before a full copy (logged, so chained slaves follow).
