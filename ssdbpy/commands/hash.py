@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, ok_pairs
 
 OK = errors.OK
 OK1 = [OK, b"1"]
@@ -69,29 +69,17 @@ def hfix(ctx, args):
 
 @command("hgetall", 2, READ)
 def hgetall(ctx, args):
-    out = [OK]
-    for f, v in ctx.db.hash.scan(args[1], b"", b"", HGETALL_LIMIT):
-        out.append(f)
-        out.append(v)
-    return out
+    return ok_pairs(ctx.db.hash.scan(args[1], b"", b"", HGETALL_LIMIT))
 
 
 @command("hscan", 5, READ)
 def hscan(ctx, args):
-    out = [OK]
-    for f, v in ctx.db.hash.scan(args[1], args[2], args[3], uint64(args[4])):
-        out.append(f)
-        out.append(v)
-    return out
+    return ok_pairs(ctx.db.hash.scan(args[1], args[2], args[3], uint64(args[4])))
 
 
 @command("hrscan", 5, READ)
 def hrscan(ctx, args):
-    out = [OK]
-    for f, v in ctx.db.hash.rscan(args[1], args[2], args[3], uint64(args[4])):
-        out.append(f)
-        out.append(v)
-    return out
+    return ok_pairs(ctx.db.hash.rscan(args[1], args[2], args[3], uint64(args[4])))
 
 
 @command("hkeys", 5, READ)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, ok_pairs
 from ssdbpy.storage.keys import MAX_NAME
 
 OK = errors.OK
@@ -303,20 +303,12 @@ def multi_exists(ctx, args):
 # --- scans -------------------------------------------------------------------
 @command("scan", 4, READ)
 def scan(ctx, args):
-    out = [OK]
-    for k, v in ctx.db.kv.scan(args[1], args[2], uint64(args[3])):
-        out.append(k)
-        out.append(v)
-    return out
+    return ok_pairs(ctx.db.kv.scan(args[1], args[2], uint64(args[3])))
 
 
 @command("rscan", 4, READ)
 def rscan(ctx, args):
-    out = [OK]
-    for k, v in ctx.db.kv.rscan(args[1], args[2], uint64(args[3])):
-        out.append(k)
-        out.append(v)
-    return out
+    return ok_pairs(ctx.db.kv.rscan(args[1], args[2], uint64(args[3])))
 
 
 @command("keys", 4, READ)

@@ -67,6 +67,15 @@ def command(name: str, arity: int, flags: str, *, arity_error: Callable[[], erro
     return deco
 
 
+def ok_pairs(pairs) -> list[bytes]:
+    """``["ok", k1, v1, k2, v2, ...]`` from an iterable of ``(k, v)`` pairs."""
+    out = [errors.OK]
+    for k, v in pairs:
+        out.append(k)
+        out.append(v)
+    return out
+
+
 def client_error_bare() -> errors.SSDBError:
     """``["client_error"]`` with no message, used by a few commands for a bad arity."""
     return errors.ClientError()
