@@ -49,13 +49,14 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def start_ssdbpy(workdir: Path, port: int) -> subprocess.Popen:
+def start_ssdbpy(workdir: Path, port: int, cache_mb: int = 500) -> subprocess.Popen:
+    """An ssdbpy process (binlog on, as shipped) with ``workdir`` as its home."""
     (workdir / "var").mkdir(parents=True)
     conf = workdir / "ssdb.conf"
     conf.write_text(
         "work_dir = ./var\n\nserver:\n\tip: 127.0.0.1\n\tport: %d\n\nreplication:\n\tbinlog: yes\n"
         "\t\tcapacity: 20000000\n\nlogger:\n\tlevel: error\n\toutput: log.txt\n\n"
-        "leveldb:\n\tcache_size: 500\n\twrite_buffer_size: 64\n\tcompression: yes\n" % port
+        "leveldb:\n\tcache_size: %d\n\twrite_buffer_size: 64\n\tcompression: yes\n" % (port, cache_mb)
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
     p = subprocess.Popen([sys.executable, "-m", "ssdbpy.apps.server", str(conf)], env=env,
@@ -72,9 +73,10 @@ def start_redis(workdir: Path, port: int) -> subprocess.Popen:
     return p
 
 
-def bench(port: int, test: str, pipeline: int, n: int) -> float:
+def bench(port: int, test: str, pipeline: int, n: int, keyspace: int = 100000) -> float:
+    """req/s of one ``redis-benchmark -c 50 -d 100 -r keyspace`` run."""
     out = subprocess.run(
-        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-d", "100", "-r", "100000",
+        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-d", "100", "-r", str(keyspace),
          "-P", str(pipeline), "-n", str(n), "-t", test, "--csv"],
         capture_output=True, text=True, timeout=600,
     ).stdout
@@ -113,15 +115,19 @@ def main(argv: list[str] | None = None) -> int:
                       f"redis {statistics.median(row['redis']):>10.0f} req/s   ratio {med:.2f} "
                       f"(target {target:.2f} {'met' if med >= target else 'NOT met'})", flush=True)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop(procs, tmp)
     return 0
+
+
+def stop(procs: list[subprocess.Popen], tmp: Path) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
