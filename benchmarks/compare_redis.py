@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    ap.add_argument("--tests", default="", help="comma-separated redis-benchmark tests (default: all rows)")
+    ap.add_argument("--pipelines", default="1,16", help="comma-separated -P values (default: 1,16)")
     a = ap.parse_args(argv)
     if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
         print("needs redis-benchmark and redis-server (apt-get install redis-tools redis-server)", file=sys.stderr)
@@ -99,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     procs = [start_ssdbpy(tmp / "ssdbpy", sp), start_redis(tmp, rp)]
     results: dict[tuple[str, int], dict[str, list[float]]] = {}
     try:
-        for pipeline in (1, 16):
+        only = set(filter(None, a.tests.split(",")))
+        for pipeline in (int(x) for x in a.pipelines.split(",")):
             for test, label in TESTS:
+                if only and test not in only:
+                    continue
                 n = (20000 if pipeline == 1 else 200000) // (4 if a.quick else 1)
                 if test == "mset":
                     n //= 4

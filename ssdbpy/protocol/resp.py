@@ -31,6 +31,9 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
+from hiredis import Reader as _HiredisReader
+from hiredis import pack_command as _pack_command
+
 from ssdbpy.errors import ProtocolError
 
 from .buffer import ReceiveBuffer
@@ -38,6 +41,7 @@ from .buffer import ReceiveBuffer
 __all__ = [
     "MAX_REQUEST_BUFFER",
     "RESPParser",
+    "parse_canonical",
     "c_strtol_int",
     "NIL",
     "OK",
@@ -84,6 +88,40 @@ def c_strtol_int(src: bytes | bytearray, start: int, complete: bool = True) -> i
         return 0
     v = int(digits)
     return _to_c_int(-v if sign == b"-" else v)
+
+
+def parse_canonical(src: bytes | bytearray, start: int) -> tuple[list[list[bytes]], int]:
+    """The complete RESP requests at ``src[start:]`` written exactly as clients write them.
+
+    Returns ``(requests, end)``: every request up to ``end`` is in the canonical
+    form ``*<n>\r\n`` + ``$<len>\r\n<data>\r\n`` per argument, which the
+    lenient :class:`RESPParser` reads the same way.  hiredis' reader parses;
+    the result is then checked by re-encoding it and comparing with the bytes
+    received, so anything non-canonical (other element types, missing CRLFs,
+    RESP3 aggregates, an SSDB packet after the RESP requests) is left, from the
+    first request that is not canonical, to the lenient parser.  A request
+    that is not complete yet is left as well.
+    """
+    reader = _HiredisReader()
+    reader.feed(src, start)
+    reqs: list[list[bytes]] = []
+    try:
+        while True:
+            r = reader.gets()
+            if r.__class__ is not list or not r:
+                break
+            reqs.append(r)
+    except Exception:  # noqa: BLE001 - hiredis.ProtocolError: the lenient parser decides
+        pass
+    if not reqs:
+        return reqs, start
+    try:
+        packed = b"".join([_pack_command(tuple(r)) for r in reqs])
+    except Exception:  # noqa: BLE001 - a nested array or a value pack_command refuses
+        return [], start
+    if src.startswith(packed, start):
+        return reqs, start + len(packed)
+    return [], start
 
 
 class RESPParser:

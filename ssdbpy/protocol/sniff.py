@@ -20,7 +20,7 @@ from __future__ import annotations
 from ssdbpy.errors import ProtocolError
 
 from .buffer import ReceiveBuffer
-from .resp import RESPParser
+from .resp import RESPParser, parse_canonical
 from .ssdb import SSDBParser
 
 __all__ = ["RequestParser"]
@@ -35,15 +35,19 @@ class RequestParser:
     :meth:`next` raises again (the connection must be dropped without a reply).
     """
 
-    __slots__ = ("_buf", "_ssdb", "_resp", "_active", "_skipped", "_error")
+    __slots__ = ("_buf", "_ssdb", "_resp", "_active", "_skipped", "_error", "_ready", "_fast")
 
-    def __init__(self) -> None:
+    def __init__(self, fast: bool = True) -> None:
         self._buf = ReceiveBuffer()
         self._ssdb = SSDBParser()
         self._resp = RESPParser()
         self._active: SSDBParser | RESPParser | None = None
         self._skipped = 0
         self._error: ProtocolError | None = None
+        #: canonical RESP requests already taken from the buffer, last first
+        self._ready: list[tuple[bool, list[bytes]]] = []
+        #: parse canonical RESP with hiredis (False: the lenient parser alone, as the tests' reference)
+        self._fast = fast
 
     def feed(self, data: bytes) -> None:
         """Append bytes received from the peer (any chunking)."""
@@ -54,6 +58,8 @@ class RequestParser:
 
         Raises :class:`ProtocolError` on a framing error.
         """
+        if self._ready:
+            return self._ready.pop()
         if self._error is not None:
             raise self._error
         buf = self._buf
@@ -72,6 +78,17 @@ class RequestParser:
                         return None
                     c = raw[p]
                 if c == 42:  # '*'
+                    # fast path: every canonical request of the buffer at once (hiredis)
+                    reqs, end = parse_canonical(raw, p) if self._fast else ((), p)
+                    if reqs:
+                        buf.pos = end
+                        self._skipped = 0
+                        if len(reqs) == 1:
+                            return (True, reqs[0])
+                        ready = [(True, r) for r in reversed(reqs)]
+                        first = ready.pop()
+                        self._ready = ready
+                        return first
                     args = self._resp.parse(buf)
                     if args is None:
                         self._active = self._resp
@@ -96,5 +113,5 @@ class RequestParser:
         return (active is self._resp, args)
 
     def __len__(self) -> int:
-        """Bytes received and not yet consumed (includes parts of an incomplete request)."""
+        """Bytes received and not yet parsed (includes parts of an incomplete request)."""
         return len(self._buf)

@@ -356,3 +356,70 @@ def test_matches_the_model_on_valid_streams_with_a_garbage_tail(reqs, tail):
     mine = parse_stream(stream)
     assert mine[0] == reqs_model
     assert (mine[1] == "error") == (state == "error")
+
+
+# --- the canonical RESP fast path (hiredis) gives exactly the lenient parser's requests ---
+
+_arg = st.binary(max_size=12)
+
+
+def _canonical(args: list[bytes]) -> bytes:
+    return encode_request(args)
+
+
+def _lf_only(args: list[bytes]) -> bytes:
+    return b"*%d\n" % len(args) + b"".join(b"$%d\n%s\n" % (len(a), a) for a in args)
+
+
+def _status_element(args: list[bytes]) -> bytes:
+    # "+x" where "$n" belongs: hiredis reads a status string, SSDB reads strtol("x")
+    return b"*%d\r\n" % len(args) + b"".join(b"+%s\r\n" % a.replace(b"\r", b"").replace(b"\n", b"") for a in args)
+
+
+def _no_crlf_after_data(args: list[bytes]) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%sXY" % (len(a), a) for a in args)
+
+
+def _resp3_set(args: list[bytes]) -> bytes:
+    return b"~" + _canonical(args)[1:]
+
+
+def _integer_element(args: list[bytes]) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b":%d\r\n" % len(a) for a in args)
+
+
+_FORMS = [_canonical, _canonical, _canonical, _lf_only, _status_element, _no_crlf_after_data, _resp3_set,
+          _integer_element, lambda a: encode_ssdb(a), lambda a: b"\r\n" + _canonical(a), lambda a: b"*0\r\n",
+          lambda a: b"*-1\r\n", lambda a: b"*1\r\n*1\r\n$1\r\na\r\n"]
+
+
+def _parse_all(data: bytes, cuts: list[int], fast: bool):
+    p = RequestParser(fast=fast)
+    out: list = []
+    points = [0, *cuts, len(data)]
+    try:
+        for a, b in zip(points, points[1:]):
+            p.feed(data[a:b])
+            while (r := p.next()) is not None:
+                out.append(r)
+    except ProtocolError:
+        out.append("error")
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(range(len(_FORMS))), st.lists(_arg, min_size=1, max_size=4)),
+                min_size=1, max_size=8), st.data())
+def test_fast_path_matches_the_lenient_parser(requests, data):
+    stream = b"".join(_FORMS[form](args) for form, args in requests)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=4)))
+    assert _parse_all(stream, cuts, True) == _parse_all(stream, cuts, False)
+
+
+def test_fast_path_takes_canonical_requests_and_leaves_the_rest():
+    canonical = encode_request([b"SET", b"k", b"v"]) + encode_request([b"GET", b"k"])
+    odd = b"*2\r\n$3\r\ngetXY$1\r\nk\r\n"  # no CRLF after "get": the lenient parser skips "X", reads "Y$1" as a length line (0)
+    p = RequestParser()
+    p.feed(canonical + odd + encode_request([b"GET", b"a"])[:7])
+    assert drain(p) == [(True, [b"SET", b"k", b"v"]), (True, [b"GET", b"k"]), (True, [b"get", b""])]
+    assert _parse_all(canonical + odd, [], True) == _parse_all(canonical + odd, [], False)
