@@ -36,10 +36,14 @@ class Command:
     time_proc: float = 0.0  # ms
     is_write: bool = False  # derived from flags (a plain field: read on every request)
     is_backend: bool = False
+    #: the handler may wait (for a thread, a greenlet): run it on the connection's own greenlet,
+    #: not in the event loop's callback that serves ordinary requests
+    blocking: bool = False
 
     def __post_init__(self) -> None:
         self.is_write = self.flags in (WRITE, WRITE_INLINE)
         self.is_backend = self.flags == BACKEND
+        self.blocking = self.blocking or self.is_backend
 
 
 @dataclass(slots=True)
@@ -54,14 +58,25 @@ class Backend:
 COMMANDS: dict[bytes, Command] = {}
 
 
-def command(name: str, arity: int, flags: str, *, arity_error: Callable[[], errors.SSDBError] | None = None):
-    """Register ``handler`` as command ``name`` needing at least ``arity`` blocks (name included)."""
+def command(
+    name: str,
+    arity: int,
+    flags: str,
+    *,
+    arity_error: Callable[[], errors.SSDBError] | None = None,
+    blocking: bool = False,
+):
+    """Register ``handler`` as command ``name`` needing at least ``arity`` blocks (name included).
+
+    ``blocking``: the handler may wait on gevent (a thread pool, another
+    greenlet); backend commands always may.
+    """
 
     def deco(fn: Handler) -> Handler:
         key = name.encode()
         if key in COMMANDS:
             raise ValueError(f"command {name} registered twice")
-        COMMANDS[key] = Command(key, fn, arity, flags, arity_error or errors.wrong_args)
+        COMMANDS[key] = Command(key, fn, arity, flags, arity_error or errors.wrong_args, blocking=blocking)
         return fn
 
     return deco

@@ -88,7 +88,7 @@ def info_(ctx, args):
     return info.render(d)
 
 
-@command("compact", 1, READ)
+@command("compact", 1, READ, blocking=True)
 def compact(ctx, args):
     ctx.server.run_blocking(ctx.db.engine.compact)
     return OK_ONLY
@@ -217,7 +217,7 @@ def ignore_key_range(ctx, args):
 
 
 # --- replication entry points ----------------------------------------------------
-@command("slaveof", 4, WRITE_INLINE)
+@command("slaveof", 4, WRITE_INLINE, blocking=True)
 def slaveof(ctx, args):
     repl = ctx.server.repl
     if repl is None:

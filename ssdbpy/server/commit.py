@@ -4,15 +4,17 @@ a worker thread (LevelDB runs without the GIL), while the hub goes on parsing
 and executing the next requests.
 
 A connection that executed requests while writes were staged (or in flight)
-calls ``wait()`` and resumes when a batch containing all of them is in
-LevelDB; only then are its replies sent, so no client ever sees a reply for,
-or data from, a write that is not in LevelDB.  Batches are written one at a
-time, in order.
+sends its replies only once a batch containing all of them is in LevelDB, so
+no client ever sees a reply for, or data from, a write that is not in
+LevelDB: from an event-loop callback it registers ``after_commit(callback)``,
+from a greenlet it may call ``wait()``.  Batches are written one at a time,
+in order.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import gevent
 from gevent.event import Event
@@ -27,11 +29,20 @@ class CommitFailed(Exception):
 
 
 class _Batch:
-    __slots__ = ("done", "error")
+    __slots__ = ("done", "error", "callbacks")
 
     def __init__(self) -> None:
         self.done = Event()
         self.error: BaseException | None = None
+        self.callbacks: list[Callable[[BaseException | None], None]] = []
+
+    def finish(self) -> None:
+        self.done.set()
+        for cb in self.callbacks:
+            try:
+                cb(self.error)
+            except Exception:  # noqa: BLE001 - one connection's failure is not the batch's
+                log.exception("after-commit callback failed")
 
 
 #: batches with fewer staged writes are written inline: handing a small batch
@@ -58,14 +69,22 @@ class GroupCommit:
         nxt, self._next = self._next, None
         if nxt is not None:
             nxt.error = CommitFailed("server stopping")
-            nxt.done.set()
+            nxt.finish()
 
-    def wait(self) -> None:
-        """Block this greenlet until every write staged so far is in LevelDB."""
+    def _upcoming(self) -> _Batch:
         batch = self._next
         if batch is None:
             batch = self._next = _Batch()
             self._wake.set()
+        return batch
+
+    def after_commit(self, callback: Callable[[BaseException | None], None]) -> None:
+        """Call ``callback(error)`` once every write staged so far is in LevelDB (``error`` None) or failed."""
+        self._upcoming().callbacks.append(callback)
+
+    def wait(self) -> None:
+        """Block this greenlet until every write staged so far is in LevelDB."""
+        batch = self._upcoming()
         batch.done.wait()
         if batch.error is not None:
             raise CommitFailed(str(batch.error))
@@ -91,4 +110,4 @@ class GroupCommit:
             except Exception as exc:  # noqa: BLE001 - reported to every waiter
                 log.exception("LevelDB write failed")
                 batch.error = exc
-            batch.done.set()
+            batch.finish()
