@@ -2,13 +2,20 @@
 server RSS (against the LevelDB cache it was given) and GET/SET throughput at
 that size (redis-benchmark -r 1000000, -P 1 and -P 16).
 
-Usage: python benchmarks/load_1m.py [--keys 1000000] [--cache-mb 64]
+The loading client pipelines 1000 ``SET`` requests at a time over RESP, with
+the requests encoded before the clock starts and replies read by hiredis, so
+the figure is the server's; ``--protocol ssdb`` loads with ssdbpy's own
+SSDB-protocol client instead (its Python encoding and parsing are then part
+of the figure).
+
+Usage: python benchmarks/load_1m.py [--keys 1000000] [--cache-mb 64] [--protocol resp|ssdb]
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -19,6 +26,51 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.compare_redis import bench, free_port, start_ssdbpy, stop  # noqa: E402
 from ssdbpy.client import Client  # noqa: E402
+from ssdbpy.protocol.resp import encode_request  # noqa: E402
+
+BATCH = 1000
+
+
+def load_resp(port: int, keys: int, value: bytes) -> float:
+    """Seconds to SET ``keys`` keys over RESP, BATCH requests in flight."""
+    import hiredis
+
+    batches = [b"".join(encode_request([b"SET", b"key:%010d" % i, value]) for i in range(s, min(s + BATCH, keys)))
+               for s in range(0, keys, BATCH)]
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = hiredis.Reader()
+    t0 = time.perf_counter()
+    for i, data in enumerate(batches):
+        sock.sendall(data)
+        want = min(BATCH, keys - i * BATCH)
+        while want:
+            r = reader.gets()
+            if r is False:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    raise ConnectionError("server closed the connection")
+                reader.feed(chunk)
+                continue
+            if r != b"OK":
+                raise RuntimeError(f"SET failed: {r!r}")
+            want -= 1
+    took = time.perf_counter() - t0
+    sock.close()
+    return took
+
+
+def load_ssdb(port: int, keys: int, value: bytes) -> float:
+    c = Client("127.0.0.1", port, timeout=120)
+    t0 = time.perf_counter()
+    for start in range(0, keys, BATCH):
+        c.send_many([(b"set", b"key:%010d" % i, value) for i in range(start, min(start + BATCH, keys))])
+        for _ in range(min(BATCH, keys - start)):
+            if c.read() != [b"ok", b"1"]:
+                raise RuntimeError("set failed")
+    took = time.perf_counter() - t0
+    c.close()
+    return took
 
 
 def rss_mb(pid: int) -> float:
@@ -36,23 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--cache-mb", type=int, default=64)
+    ap.add_argument("--protocol", choices=("resp", "ssdb"), default="resp")
     a = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="ssdbpy-load-"))
     port = free_port()
     proc = start_ssdbpy(tmp, port, cache_mb=a.cache_mb)
     try:
-        c = Client("127.0.0.1", port, timeout=120)
         value = b"v" * 100
-        batch = 1000
-        t0 = time.perf_counter()
-        for start in range(0, a.keys, batch):
-            c.send_many([(b"set", b"key:%010d" % i, value) for i in range(start, min(start + batch, a.keys))])
-            for _ in range(min(batch, a.keys - start)):
-                c.read()
-        load_s = time.perf_counter() - t0
-        c.close()
+        load = load_resp if a.protocol == "resp" else load_ssdb
+        load_s = load(port, a.keys, value)
         time.sleep(2)
-        print(f"load {a.keys} keys (set, pipelined {batch}): {load_s:.1f} s = {a.keys / load_s:,.0f} keys/s")
+        print(f"load {a.keys} keys ({a.protocol} set, pipelined {BATCH}): {load_s:.1f} s = {a.keys / load_s:,.0f} keys/s")
         print(f"disk: data/ {du_mb(tmp / 'var' / 'data'):.0f} MB (values + binlog of {a.keys} records)")
         rss = rss_mb(proc.pid)
         print(f"server RSS after load: {rss:.0f} MB (leveldb cache_size {a.cache_mb} MB; "

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections import deque
+from functools import partial
 
 import gevent
 from gevent.event import Event
@@ -77,13 +79,26 @@ class Link:
 
 
 class Connection:
-    """The state of one client connection and its callbacks."""
+    """The state of one client connection and its callbacks.
+
+    Replies leave in request order through one queue: a chunk of replies that
+    depends on staged or in-flight writes waits for the commit that writes
+    them (``_deferred`` counts such chunks), and the connection goes on
+    reading meanwhile, so its next requests are executed while LevelDB writes
+    the previous ones.  Reading pauses while the socket does not take the
+    replies (``_unsent``), while MAX_DEFERRED chunks wait, and while the
+    greenlet serves the connection.
+    """
 
     __slots__ = (
         "state", "group", "sock", "ip", "port", "ctx", "engine", "parser", "_feed", "_next", "_recv",
-        "_send", "_reader", "_writer", "_unsent", "_out", "_translate", "_desc", "_proto", "_client_id",
-        "_held", "_wake", "closed", "_closing", "_counted",
+        "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate",
+        "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
+        "_counted",
     )
+
+    #: chunks of replies waiting for commits before the connection stops reading
+    MAX_DEFERRED = 4
 
     def __init__(self, state: ServerState, group: GroupCommit, sock, address) -> None:
         self.state = state
@@ -101,22 +116,38 @@ class Connection:
         loop = gevent.get_hub().loop
         self._reader = loop.io(sock.fileno(), _READ)
         self._writer = loop.io(sock.fileno(), _WRITE)
+        self._reading = False
         self._unsent: memoryview | None = None  # the part of a reply the socket did not take yet
-        self._out: list[bytes] = []  # replies waiting for a commit
+        self._sendq: deque[bytes] = deque()  # replies behind _unsent
+        self._deferred = 0  # chunks of replies waiting for a commit
+        self._out: list[bytes] = []  # replies of the requests being executed
         self._translate = redis_compat.translate
         self._desc = None  # RESP descriptor of the last RESP request (sticky, as SSDB)
         self._proto = 2  # RESP version of the replies: 3 after HELLO 3 (translate then renders RESP3)
         self._client_id = 0  # given on the first HELLO
         self._held: tuple | None = None  # a request for the greenlet: (args,) or (Backend,)
-        self._wake = Event()
+        self._wake = Event()  # the greenlet has work (or the connection ended)
+        self._drained = Event()  # every reply so far was handed to the socket
+        self._in_greenlet = False
         self.closed = False
-        self._closing = False  # close once the reply being written is sent
+        self._closing = False  # close once every reply is sent
         self._counted = True  # counted in state.links (backend links are not)
+
+    # --- reading on or off ---------------------------------------------------------------
+    def _update_reader(self) -> None:
+        want = not (self.closed or self._closing or self._in_greenlet or self._unsent is not None
+                    or self._deferred >= self.MAX_DEFERRED)
+        if want != self._reading:
+            self._reading = want
+            if want:
+                self._reader.start(self.on_readable)
+            else:
+                self._reader.stop()
 
     # --- the connection's greenlet -------------------------------------------------
     def serve(self) -> None:
         """Run on the connection's greenlet until the connection ends."""
-        self._reader.start(self.on_readable)
+        self._update_reader()
         try:
             while True:
                 self._wake.wait()
@@ -141,25 +172,29 @@ class Connection:
         else:
             self._out.append(self._render(first))
             backend = self._process(True)
-            if backend is False:
-                self._commit_and_send_blocking()
-                return True
-        self._commit_and_send_blocking()
+        self._flush()
+        if backend is False:
+            self._closing = True
+        self._wait_drained()
+        if self.closed or backend is False:
+            return True
         if backend is not None:
-            self._reader.stop()
             self.state.links -= 1
             self._counted = False
             backend.run(Link(self.sock, self.parser, (self.ip, self.port)))
             return True
-        self._reader.start(self.on_readable)
+        self._in_greenlet = False
+        self._update_reader()
         return False
 
-    def _commit_and_send_blocking(self) -> None:
-        if self.engine.dirty:
-            self.group.wait()
-        out, self._out = self._out, []
-        if out:
-            self.sock.sendall(b"".join(out))
+    def _wait_drained(self) -> None:
+        """Block the greenlet until every reply so far is sent (or the connection ended)."""
+        while not self.closed and not self._is_drained():
+            self._drained.clear()
+            self._drained.wait()
+
+    def _is_drained(self) -> bool:
+        return self._deferred == 0 and self._unsent is None
 
     # --- event-loop callbacks ------------------------------------------------------------
     def on_readable(self) -> None:
@@ -176,12 +211,14 @@ class Connection:
         try:
             self._feed(data)
             r = self._process(False)
-            if r is None:
-                self._flush()
-            elif r is False:
-                self._flush_then_close()
-            else:  # the greenlet takes over
-                self._reader.stop()
+            self._flush()
+            if r is False:
+                self._closing = True
+                self._update_reader()
+                self._after_send()
+            elif r is True:  # the greenlet takes over
+                self._in_greenlet = True
+                self._update_reader()
                 self._wake.set()
         except Exception:  # noqa: BLE001 - never let one connection break the event loop
             log.exception("%s:%d connection failed", self.ip, self.port)
@@ -236,101 +273,95 @@ class Connection:
         desc = self._desc
         return encode_ssdb(reply) if desc is None else desc.render(reply)
 
+    # --- sending ----------------------------------------------------------------------------
     def _flush(self) -> None:
-        """Send the replies now, or once the writes they depend on are in LevelDB."""
-        if not self._out:
-            return
-        if self.engine.dirty:
-            self._reader.stop()
-            self.group.after_commit(self._committed)
-            return
+        """Send the replies now, or once the writes they may depend on are in LevelDB."""
         out = self._out
+        if not out:
+            return
         self._out = []
-        self._write(out[0] if len(out) == 1 else b"".join(out))
+        data = out[0] if len(out) == 1 else b"".join(out)
+        if self.engine.dirty or self._deferred:
+            self._deferred += 1
+            self.group.after_commit(partial(self._committed, data))
+            if self._deferred >= self.MAX_DEFERRED:
+                self._update_reader()
+        else:
+            self._write(data)
 
-    def _committed(self, error) -> None:
-        """After-commit callback: the replies may leave now."""
+    def _committed(self, data: bytes, error) -> None:
+        """After-commit callback: a chunk of replies may leave now."""
+        self._deferred -= 1
         if self.closed:
             return
         if error is not None:
             self.close()
             return
-        out = self._out
-        self._out = []
-        if self._write(out[0] if len(out) == 1 else b"".join(out)):
-            self._reader.start(self.on_readable)
+        self._write(data)
+        self._after_send()
 
-    def _write(self, data: bytes) -> bool:
-        """Send ``data``; True if it all went (else the writer callback finishes it, then reads again)."""
+    def _write(self, data: bytes) -> None:
+        """Hand ``data`` to the socket after everything before it; the writer callback sends what it refuses."""
+        if self._unsent is not None:
+            self._sendq.append(data)
+            return
         try:
             sent = self._send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
             self.close()
-            return False
-        if sent == len(data):
-            return True
-        self._unsent = memoryview(data)[sent:]
-        self._reader.stop()
-        self._writer.start(self._on_writable)
-        return False
+            return
+        if sent < len(data):
+            self._unsent = memoryview(data)[sent:]
+            self._writer.start(self._on_writable)
+            self._update_reader()
 
     def _on_writable(self) -> None:
-        data = self._unsent
-        assert data is not None
         try:
-            sent = self._send(data)
+            while True:
+                data = self._unsent
+                assert data is not None
+                sent = self._send(data)
+                if sent < len(data):
+                    self._unsent = data[sent:]
+                    return
+                if not self._sendq:
+                    break
+                self._unsent = memoryview(self._sendq.popleft())
         except BlockingIOError:
             return
         except OSError:
             self.close()
             return
-        if sent < len(data):
-            self._unsent = data[sent:]
-            return
         self._unsent = None
         self._writer.stop()
-        if self._closing:
-            self.close()
-        elif not self.closed:
-            self._reader.start(self.on_readable)
+        self._after_send()
 
-    def _flush_then_close(self) -> None:
-        """Replies before a framing error are still sent (once committed), then the link is dropped."""
-        self._reader.stop()
-        if not self._out:
-            self.close()
+    def _after_send(self) -> None:
+        """Bookkeeping after replies left: reading back on, the greenlet told, a closing link closed."""
+        if self.closed:
             return
-
-        def done(error) -> None:
-            if self.closed:
-                return
-            if error is not None:
+        if self._is_drained():
+            if self._closing:
                 self.close()
                 return
-            self._closing = True
-            if self._write(b"".join(self._out)):
-                self.close()
-
-        if self.engine.dirty:
-            self.group.after_commit(done)
-        else:
-            done(None)
+            self._drained.set()
+        self._update_reader()
 
     # --- ending ---------------------------------------------------------------------------
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        self._reading = False
         self._reader.stop()
         self._writer.stop()
         self._wake.set()
+        self._drained.set()
 
     def _stop(self) -> None:
-        self.closed = True
-        self._reader.stop()
-        self._writer.stop()
+        self.close()
         self._reader.close()
         self._writer.close()
         if self._counted:
