@@ -17,16 +17,34 @@ class KeyRange:
     FIELD_S = b"kv_s"
     FIELD_E = b"kv_e"
 
+    __slots__ = ("_start", "_end", "active")
+
     def __init__(self, start: bytes = b"", end: bytes = b"") -> None:
-        self.start = start
-        self.end = end
+        self._start = start
+        self._end = end
+        #: True when a bound is set (a plain attribute: every kv command reads it)
+        self.active = bool(start or end)
 
     @property
-    def active(self) -> bool:
-        return bool(self.start or self.end)
+    def start(self) -> bytes:
+        return self._start
+
+    @start.setter
+    def start(self, value: bytes) -> None:
+        self._start = value
+        self.active = bool(value or self._end)
+
+    @property
+    def end(self) -> bytes:
+        return self._end
+
+    @end.setter
+    def end(self, value: bytes) -> None:
+        self._end = value
+        self.active = bool(self._start or value)
 
     def contains(self, key: bytes) -> bool:
-        return (not self.start or key > self.start) and (not self.end or key <= self.end)
+        return (not self._start or key > self._start) and (not self._end or key <= self._end)
 
 
 class ServerState:

@@ -38,7 +38,8 @@ from ssdbpy.server.commit import CommitFailed, GroupCommit
 log = logging.getLogger("ssdbpy.conn")
 
 RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
-_LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}
+_LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}, as SSDB
+_LINGER_OFF = b"\x00\x00\x00\x00\x00\x00\x00\x00"  # struct linger {0, 0}
 _READ, _WRITE = 1, 2  # libev event masks
 
 #: names whose handler must run on the connection's greenlet (see Command.blocking)
@@ -206,7 +207,11 @@ class Connection:
             self.close()
             return
         if not data:
-            self.close()
+            # the client finished sending (it may have half-closed and still read):
+            # the replies to everything it sent leave first
+            self._closing = True
+            self._update_reader()
+            self._after_send()
             return
         try:
             self._feed(data)
@@ -366,6 +371,14 @@ class Connection:
         self._writer.close()
         if self._counted:
             self.state.links -= 1
+        try:
+            if self._closing:
+                # replies may still sit in the kernel's send buffer: a normal close
+                # delivers them (the linger {1, 0} set at accept would reset the link)
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_OFF)
+                self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
         try:
             self.sock.close()
         except OSError:
