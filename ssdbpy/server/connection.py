@@ -18,8 +18,10 @@ greenlet switches and an io watcher start/stop per read (benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import socket
+import struct
 from collections import deque
 from functools import partial
 
@@ -40,10 +42,19 @@ log = logging.getLogger("ssdbpy.conn")
 RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
 _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}, as SSDB
 _LINGER_OFF = b"\x00\x00\x00\x00\x00\x00\x00\x00"  # struct linger {0, 0}
+_SIOCOUTQ = 0x5411  # TIOCOUTQ
 _READ, _WRITE = 1, 2  # libev event masks
 
 #: names whose handler must run on the connection's greenlet (see Command.blocking)
 _BLOCKING = frozenset(name for name, cmd in COMMANDS.items() if cmd.blocking)
+
+
+def _unacked(sock) -> int:
+    """Bytes in the socket's send queue the peer has not acknowledged (Linux SIOCOUTQ)."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0"))[0]
+    except OSError:
+        return 1  # unknown: assume replies are on their way
 
 
 def configure_socket(sock) -> None:
@@ -372,9 +383,9 @@ class Connection:
         if self._counted:
             self.state.links -= 1
         try:
-            if self._closing:
-                # replies may still sit in the kernel's send buffer: a normal close
-                # delivers them (the linger {1, 0} set at accept would reset the link)
+            if self._closing and _unacked(self.sock):
+                # replies still in the kernel's send buffer: a normal close delivers them,
+                # where the reset SSDB closes with (linger {1, 0}) would discard them
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_OFF)
                 self.sock.shutdown(socket.SHUT_WR)
         except OSError:
