@@ -7,7 +7,7 @@ from time import perf_counter
 
 from ssdbpy import errors
 from ssdbpy.commands.context import Context
-from ssdbpy.commands.registry import COMMANDS
+from ssdbpy.commands.registry import COMMANDS, Command
 
 log = logging.getLogger("ssdbpy.dispatch")
 
@@ -23,14 +23,20 @@ def execute(ctx: Context, args: list[bytes]):
     cmd = COMMANDS.get(name)
     if cmd is None:
         return [errors.CLIENT_ERROR, errors.MSG_UNKNOWN_COMMAND + name]
+    return run(ctx, cmd, args)
+
+
+def run(ctx: Context, cmd: Command, args: list[bytes]):
+    """:func:`execute` for a request whose command the caller looked up (``args[0]`` is its name)."""
+    if not ctx.authed and cmd.name != b"auth":
+        return _NOAUTH
     is_write = cmd.is_write
     if is_write and ctx.server.readonly:
-        return [errors.CLIENT_ERROR, errors.MSG_FORBIDDEN_COMMAND + name]
+        return [errors.CLIENT_ERROR, errors.MSG_FORBIDDEN_COMMAND + cmd.name]
     if len(args) < cmd.arity:
         cmd.calls += 1
         return cmd.arity_error().blocks()
-    db = ctx.db
-    sp = db.savepoint() if is_write else None
+    sp = ctx.db.savepoint() if is_write else None
     t0 = perf_counter()
     try:
         reply = cmd.handler(ctx, args)
@@ -38,9 +44,9 @@ def execute(ctx: Context, args: list[bytes]):
         reply = exc.blocks()
     except Exception:
         # a bug or a storage failure: undo this command's staged writes
-        log.exception("command %r failed", name)
+        log.exception("command %r failed", cmd.name)
         if sp is not None:
-            db.rollback(sp)
+            ctx.db.rollback(sp)
         reply = _SERVER_ERROR
     cmd.calls += 1
     cmd.time_proc += (perf_counter() - t0) * 1000.0

@@ -42,6 +42,7 @@ __all__ = [
     "hello",
     "translate",
     "translate3",
+    "direct_rows",
     "c_atof",
     "score_to_int64",
 ]
@@ -532,6 +533,19 @@ def _translator(table: dict[bytes, Mapping], generic: Desc) -> Callable[[list[by
         return ssdb_args, desc
 
     return translate
+
+
+def direct_rows(resp3: bool = False) -> dict[bytes, tuple[bytes, Desc]]:
+    """The rows :func:`translate` only renames: Redis name (lower and upper case) → (SSDB name, descriptor).
+
+    For these, a connection may skip :func:`translate`: the SSDB request is the
+    Redis request with ``args[0]`` replaced, the reply rendered by the descriptor.
+    """
+    out: dict[bytes, tuple[bytes, Desc]] = {}
+    for name, m in (MAPPING3 if resp3 else MAPPING).items():
+        if m.rewrite is _auto and m.desc is not None:
+            out[name] = out[name.upper()] = (m.ssdb, m.desc)
+    return out
 
 
 #: descriptor for unmapped commands on a RESP3 connection (the null for ``not_found``)

@@ -28,9 +28,10 @@ from functools import partial
 import gevent
 from gevent.event import Event
 
+import ssdbpy.commands.all  # noqa: F401  (every command registered before the tables below)
 from ssdbpy.commands import redis_compat
 from ssdbpy.commands.context import Context, ServerState
-from ssdbpy.commands.dispatch import execute
+from ssdbpy.commands.dispatch import execute, run
 from ssdbpy.commands.registry import COMMANDS, Backend
 from ssdbpy.errors import ProtocolError
 from ssdbpy.protocol.sniff import RequestParser
@@ -47,6 +48,13 @@ _READ, _WRITE = 1, 2  # libev event masks
 
 #: names whose handler must run on the connection's greenlet (see Command.blocking)
 _BLOCKING = frozenset(name for name, cmd in COMMANDS.items() if cmd.blocking)
+
+#: RESP protocol version → Redis name → (command, reply descriptor) for the requests
+#: that translation only renames (redis_compat.direct_rows)
+_DIRECT = {
+    proto: {name: (COMMANDS[ssdb], desc) for name, (ssdb, desc) in redis_compat.direct_rows(proto == 3).items()}
+    for proto in (2, 3)
+}
 
 
 def _unacked(sock) -> int:
@@ -104,7 +112,7 @@ class Connection:
 
     __slots__ = (
         "state", "group", "sock", "ip", "port", "ctx", "engine", "parser", "_feed", "_next", "_recv",
-        "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate",
+        "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate", "_direct",
         "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
         "_counted",
     )
@@ -134,6 +142,7 @@ class Connection:
         self._deferred = 0  # chunks of replies waiting for a commit
         self._out: list[bytes] = []  # replies of the requests being executed
         self._translate = redis_compat.translate
+        self._direct = _DIRECT[2]
         self._desc = None  # RESP descriptor of the last RESP request (sticky, as SSDB)
         self._proto = 2  # RESP version of the replies: 3 after HELLO 3 (translate then renders RESP3)
         self._client_id = 0  # given on the first HELLO
@@ -252,6 +261,7 @@ class Connection:
         next_request = self._next
         ctx = self.ctx
         desc = self._desc
+        direct = self._direct
         while True:
             try:
                 req = next_request()
@@ -264,12 +274,31 @@ class Connection:
                 return None
             is_resp, args = req
             if is_resp:
+                row = direct.get(args[0])
+                if row is not None:  # a mapped command that is only renamed: no translate()
+                    cmd, desc = row
+                    if cmd.blocking and not in_greenlet:
+                        args[0] = cmd.name
+                        self._desc = desc
+                        self._held = (args,)
+                        return True
+                    args[0] = cmd.name
+                    reply = run(ctx, cmd, args)
+                    if reply.__class__ is not Backend:
+                        out.append(desc.render(reply))
+                        continue
+                    self._desc = desc
+                    if in_greenlet:
+                        return reply
+                    self._held = (reply,)
+                    return True
                 try:
                     args, desc = self._translate(args)
                 except redis_compat.Hello as hello:  # costs nothing until a client says HELLO
                     self._client_id = self._client_id or next(redis_compat.client_ids)
                     text, self._proto = redis_compat.hello(ctx, hello.request, self._proto, self._client_id)
                     self._translate, desc = redis_compat.PROTOCOLS[self._proto]
+                    direct = self._direct = _DIRECT[self._proto]
                     out.append(text)
                     continue
             if not in_greenlet and args[0] in _BLOCKING:
