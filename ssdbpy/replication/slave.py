@@ -250,11 +250,11 @@ class Slave:
                     raise
                 if changed:
                     applied = True
-                    self._stage_position()
                 if self._wipe_needed:
                     # commit up to copy_begin (the position is now 0, "") before the wipe,
                     # which commits and yields as it goes
                     self._wipe_needed = False
+                    self._stage_position()
                     db.commit()
                     self._persist()
                     applied = False
@@ -262,6 +262,8 @@ class Slave:
             return True
         finally:
             if applied:
+                # the position reached, in the same batch as the records it covers
+                self._stage_position()
                 db.commit()
                 self._persist()
 

@@ -9,8 +9,7 @@ are stored; the other types exist on the replication wire only.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from ssdbpy.storage import keys
 from ssdbpy.storage.engine import Engine
@@ -29,8 +28,9 @@ def encode_header(seq: int, btype: int, cmd: int, key: bytes) -> bytes:
     return _HDR.pack(seq, btype, cmd) + key
 
 
-@dataclass(slots=True, frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One binlog record (a tuple: the replication stream builds one per packet)."""
+
     seq: int
     type: int
     cmd: int
