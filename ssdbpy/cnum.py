@@ -64,6 +64,8 @@ def uint64(s: bytes) -> int:
 
 def strict_int64(s: bytes) -> int | None:
     """A value that must be *entirely* a signed decimal int64 (leading whitespace allowed), else None."""
+    if s.isdigit() and len(s) < 19:  # the common case: no sign, no blanks, no overflow possible
+        return int(s)
     if _STRICT_INT.fullmatch(s) is None:
         return None
     v = int(s)

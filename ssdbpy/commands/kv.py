@@ -33,7 +33,8 @@ def set_(ctx, args):
     ctx.check_kv_range(key)
     if not key:
         return OK1
-    _too_long(key)
+    if len(key) > MAX_NAME:
+        raise errors.ServerError()
     ctx.db.kv.set(key, args[2])
     return OK1
 

@@ -23,6 +23,7 @@ class Database:
         self.engine = data
         self.meta = meta
         self.binlog = binlog
+        self._engine_savepoint = data.savepoint
         self.kv = KV(self)
         self.hash = Hash(self)
         self.zset = ZSet(self)
@@ -60,7 +61,7 @@ class Database:
 
     # --- staging ---------------------------------------------------------------
     def savepoint(self) -> tuple[tuple[int, int], int]:
-        return self.engine.savepoint(), self.binlog.last_seq
+        return self._engine_savepoint(), self.binlog.last_seq
 
     def rollback(self, sp: tuple[tuple[int, int], int]) -> None:
         self.engine.rollback(sp[0])

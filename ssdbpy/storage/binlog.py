@@ -21,6 +21,7 @@ NONE, KSET, KDEL, HSET, HDEL, ZSET, ZDEL, BEGIN, END = 0, 1, 2, 3, 4, 5, 6, 7, 8
 QPUSH_BACK, QPUSH_FRONT, QPOP_BACK, QPOP_FRONT, QSET = 10, 11, 12, 13, 14
 
 _HDR = struct.Struct("<QBB")
+_KEY = struct.Struct(">BQ")  # the record's key: 0x01 + BE64(seq), as keys.encode_binlog_key
 _END = b"\x02"  # first key after every binlog key
 
 
@@ -101,7 +102,7 @@ class Binlog:
             return
         seq = self.last_seq + 1
         self.last_seq = seq
-        self.engine.put(keys.encode_binlog_key(seq), _HDR.pack(seq, self.type, cmd) + key)
+        self.engine.put(_KEY.pack(1, seq), _HDR.pack(seq, self.type, cmd) + key)
         self._written = True
 
     def _detached(self) -> None:
