@@ -57,6 +57,7 @@ class GroupCommit:
         self._next: _Batch | None = None
         self._wake = Event()
         self._greenlet: gevent.Greenlet | None = None
+        self._turn: list[Callable[[BaseException | None], None]] = []
         self.batches = 0
 
     def start(self) -> None:
@@ -77,6 +78,26 @@ class GroupCommit:
             batch = self._next = _Batch()
             self._wake.set()
         return batch
+
+    def after_turn(self, callback: Callable[[BaseException | None], None]) -> None:
+        """Call ``callback(None)`` once the event loop has served every connection ready now.
+
+        For replies that need no commit: sent together at the end of the loop
+        turn (as Redis writes its replies before it sleeps), a burst of sends
+        finds the client process awake, where a send after each connection's
+        requests would wake it (a costly cross-CPU wake-up) once per connection.
+        """
+        self._turn.append(callback)
+        if len(self._turn) == 1:
+            gevent.get_hub().loop.run_callback(self._end_turn)
+
+    def _end_turn(self) -> None:
+        callbacks, self._turn = self._turn, []
+        for cb in callbacks:
+            try:
+                cb(None)
+            except Exception:  # noqa: BLE001 - one connection's failure is not the others'
+                log.exception("end-of-turn callback failed")
 
     def after_commit(self, callback: Callable[[BaseException | None], None]) -> None:
         """Call ``callback(error)`` once every write staged so far is in LevelDB (``error`` None) or failed."""

@@ -326,13 +326,13 @@ class Connection:
             return
         self._out = []
         data = out[0] if len(out) == 1 else b"".join(out)
-        if self.engine.dirty or self._deferred:
-            self._deferred += 1
+        self._deferred += 1
+        if self.engine.dirty or self._deferred > 1:
             self.group.after_commit(partial(self._committed, data))
             if self._deferred >= self.MAX_DEFERRED:
                 self._update_reader()
         else:
-            self._write(data)
+            self.group.after_turn(partial(self._committed, data))
 
     def _committed(self, data: bytes, error) -> None:
         """After-commit callback: a chunk of replies may leave now."""
