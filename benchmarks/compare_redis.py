@@ -49,8 +49,9 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def start_ssdbpy(workdir: Path, port: int, cache_mb: int = 500) -> subprocess.Popen:
-    """An ssdbpy process (binlog on, as shipped) with ``workdir`` as its home."""
+def start_ssdbpy(workdir: Path, port: int, cache_mb: int = 500, repo: Path = REPO) -> subprocess.Popen:
+    """An ssdbpy process (binlog on, as shipped) with ``workdir`` as its home, running the
+    source tree ``repo`` (the process runs in ``workdir``, so no other tree is importable)."""
     (workdir / "var").mkdir(parents=True)
     conf = workdir / "ssdb.conf"
     conf.write_text(
@@ -58,8 +59,8 @@ def start_ssdbpy(workdir: Path, port: int, cache_mb: int = 500) -> subprocess.Po
         "\t\tcapacity: 20000000\n\nlogger:\n\tlevel: error\n\toutput: log.txt\n\n"
         "leveldb:\n\tcache_size: %d\n\twrite_buffer_size: 64\n\tcompression: yes\n" % (port, cache_mb)
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    p = subprocess.Popen([sys.executable, "-m", "ssdbpy.apps.server", str(conf)], env=env,
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    p = subprocess.Popen([sys.executable, "-m", "ssdbpy.apps.server", str(conf)], env=env, cwd=workdir,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return p

@@ -31,6 +31,8 @@ def _leading(s: bytes) -> tuple[int, bool]:
 
 def int64(s: bytes) -> int:
     """``strtoll(s, NULL, 10)``: lenient, saturating at the int64 limits."""
+    if s.isdigit() and len(s) < 19:  # the common case: plain digits, no overflow possible
+        return int(s)
     v, _ = _leading(s)
     if v > INT64_MAX:
         return INT64_MAX

@@ -145,6 +145,8 @@ def c_atof(s: bytes) -> float:
 
 def score_to_int64(s: bytes) -> int:
     """``(int64_t)atof(s)``: truncation toward zero; NaN and out-of-range give INT64_MIN (x86-64)."""
+    if s.isdigit() and len(s) < 16:  # plain digits below 2**53: atof is exact
+        return int(s)
     v = c_atof(s)
     if v != v or v >= _TWO63 or v < -_TWO63:
         return _INT64_MIN
