@@ -176,16 +176,23 @@ class SyncSession:
             it = db.engine.iterate(start_after, _COPY_STOP, include_start=False, snapshot=snap)
         n = 0
         cmds = wire.COPY_CMDS
+        encode = wire.copy_encoder(seq)
+        chunk: list[bytes] = []
         for k, v in it:
             cmd = cmds.get(k[0])
             if cmd is None:  # the 'z' score index and anything unknown
                 continue
-            self._emit(wire.packet(seq, bl.COPY, cmd, k, v))
-            self.last_key = k
+            chunk.append(encode(cmd, k, v))
             n += 1
             if n % COPY_BATCH == 0:
+                self.last_key = k
+                self._emit(b"".join(chunk))
+                chunk.clear()
                 self._flush()
                 gevent.sleep(0)
+        if chunk:
+            self.last_key = k
+            self._emit(b"".join(chunk))
         self.status = "SYNC"
         self.last_key = b""
         self._emit(wire.copy_end(seq))

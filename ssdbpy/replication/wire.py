@@ -32,6 +32,20 @@ def out_of_sync(seq: int) -> bytes:
     return packet(seq, bl.CTRL, bl.NONE, OUT_OF_SYNC_KEY)
 
 
+def copy_encoder(seq: int):
+    """``encode(cmd, key, value)`` -> the COPY packet of one data record at ``seq``.
+
+    The same bytes as ``packet(seq, COPY, cmd, key, value)``, with the header
+    prefix made once per copy (its sequence is the snapshot's, fixed).
+    """
+    prefixes = {cmd: bl.encode_header(seq, bl.COPY, cmd, b"") for cmd in set(COPY_CMDS.values())}
+
+    def encode(cmd: int, key: bytes, value: bytes) -> bytes:
+        return b"%d\n%s%s\n%d\n%s\n\n" % (10 + len(key), prefixes[cmd], key, len(value), value)
+
+    return encode
+
+
 #: first byte of an encoded data key -> the cmd of its COPY record
 COPY_CMDS = {ord("h"): bl.HSET, ord("k"): bl.KSET, ord("q"): bl.QPUSH_BACK, ord("s"): bl.ZSET}
 

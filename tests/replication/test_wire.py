@@ -628,3 +628,13 @@ def test_fake_peer_framing_roundtrip():
         b"10\n\x00\x00\x00\x00\x00\x00\x00\x00\x03\x07\n10\ncopy_begin\n\n")
     assert stream_packet(1000, CTRL, NONE, b"OUT_OF_SYNC") == (
         b"21\n\xe8\x03\x00\x00\x00\x00\x00\x00\x04\x00OUT_OF_SYNC\n\n")
+
+
+def test_copy_encoder_matches_packet():
+    from ssdbpy.replication import wire
+    from ssdbpy.storage import binlog as bl
+
+    enc = wire.copy_encoder(12345)
+    for cmd, key, value in [(bl.KSET, b"kfoo", b"bar"), (bl.HSET, b"h\x03abcf", b""), (bl.ZSET, b"s\x01zm", b"7"),
+                            (bl.QPUSH_BACK, b"q\x01q" + bytes(8), b"x" * 5000), (bl.KSET, b"k" + bytes(range(256)), b"\n")]:
+        assert enc(cmd, key, value) == wire.packet(12345, bl.COPY, cmd, key, value)
