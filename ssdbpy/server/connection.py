@@ -329,6 +329,7 @@ class Connection:
         self._deferred += 1
         if self.engine.dirty or self._deferred > 1:
             self.group.after_commit(partial(self._committed, data))
+            self.group.kick()
             if self._deferred >= self.MAX_DEFERRED:
                 self._update_reader()
         else:

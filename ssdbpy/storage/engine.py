@@ -116,6 +116,11 @@ class Engine:
                 p[key] = prev  # type: ignore[assignment]
 
     @property
+    def staged_writes(self) -> int:
+        """Writes staged and not yet detached."""
+        return len(self._pending)
+
+    @property
     def dirty(self) -> bool:
         """True while some write is staged or not yet confirmed in LevelDB."""
         return bool(self._pending) or bool(self._inflight)
