@@ -187,9 +187,11 @@ class PacketReader:
     packet are skipped, as the server does.  Raises :class:`ProtocolError`.
     """
 
-    __slots__ = ("_buf", "_parser", "_active", "_skipped")
+    __slots__ = ("_buf", "_parser", "_active", "_skipped", "failed")
 
     def __init__(self) -> None:
+        #: next_batch() returned the packets before a framing error: call again to get the error
+        self.failed = False
         self._buf = ReceiveBuffer()
         self._parser = SSDBParser()
         self._active = False
@@ -213,6 +215,79 @@ class PacketReader:
             self._active = False
         return blocks
 
+    def next_batch(self, limit: int) -> list[list[bytes]]:
+        """Up to ``limit`` complete packets (possibly none): the same packets ``next()`` would return.
+
+        Packets written as SSDB and ssdbpy write them (LF line ends, blocks of
+        at most FAST_BLOCK bytes, no blank lines between packets) are split in
+        one tight loop; at the first other byte the generic parser takes over.
+        """
+        out: list[list[bytes]] = []
+        buf = self._buf
+        while len(out) < limit:
+            if not self._active:
+                raw = buf.raw
+                src = raw if type(raw) is bytes else buf.view()
+                p = _split_packets(src, buf.pos, limit - len(out), out)
+                buf.pos = p
+                if len(out) >= limit:
+                    break
+            try:
+                pkt = self.next()
+            except ProtocolError:
+                if out:
+                    self.failed = True  # the next call meets the same bytes and raises
+                    return out
+                raise
+            if pkt is None:
+                break
+            out.append(pkt)
+        return out
+
     def __len__(self) -> int:
         """Bytes buffered and not yet returned as part of a packet."""
         return len(self._buf)
+
+
+#: blocks longer than this are left to the generic parser (which enforces the size limits)
+FAST_BLOCK = 1 << 20
+
+
+def _split_packets(src: bytes, p: int, limit: int, out: list[list[bytes]]) -> int:
+    """Append up to ``limit`` complete LF-framed packets found at ``src[p:]``; return the new position.
+
+    Stops, without consuming it, at a packet that is incomplete or written any
+    other way (CRLF, a blank line first, a header that is not plain digits, a
+    long block): exactly what the generic parser would read from the bytes it
+    consumes.
+    """
+    n = len(src)
+    find = src.find
+    while limit > 0:
+        q = p
+        blocks: list[bytes] = []
+        while True:
+            if q >= n:
+                return p
+            if src[q] == 10:  # "\n": end of packet
+                if not blocks:
+                    return p  # a blank line before a packet: the generic parser skips it
+                q += 1
+                break
+            lf = find(b"\n", q, q + MAX_HEADER_LINE + 1)
+            if lf < 0:
+                return p
+            head = src[q:lf]
+            if not head.isdigit():
+                return p
+            size = int(head)
+            start = lf + 1
+            end = start + size
+            if size > FAST_BLOCK or end >= n or src[end] != 10:
+                return p
+            blocks.append(src[start:end])
+            q = end + 1
+        out.append(blocks)
+        p = q
+        limit -= 1
+    return p

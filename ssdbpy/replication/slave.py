@@ -75,6 +75,17 @@ def decode_position(raw: bytes) -> tuple[Position, Position] | None:
     return (seq0, keys_[:n]), (seq1, keys_[n:])
 
 
+def _take(reader, limit: int) -> list[list[bytes]]:
+    """Up to ``limit`` complete packets from a PacketReader (``next_batch``) or any reader with ``next()``."""
+    next_batch = getattr(reader, "next_batch", None)
+    if next_batch is not None:
+        return next_batch(limit)
+    out: list[list[bytes]] = []
+    while len(out) < limit and (pkt := reader.next()) is not None:
+        out.append(pkt)
+    return out
+
+
 class Reconnect(Exception):
     pass
 
@@ -235,13 +246,10 @@ class Slave:
         position reached.  True if it stopped at the limit with packets left."""
         db = self.db
         applied = False
-        n = 0
+        want = limit if limit is not None else 1 << 62
         try:
-            while limit is None or n < limit:
-                pkt = reader.next()
-                if pkt is None:
-                    return False
-                n += 1
+            batch = _take(reader, want)
+            for pkt in batch:
                 sp = db.savepoint()
                 try:
                     changed = self._process(pkt)
@@ -259,7 +267,7 @@ class Slave:
                     self._persist()
                     applied = False
                     self._wipe()
-            return True
+            return len(batch) >= want or getattr(reader, "failed", False)
         finally:
             if applied:
                 # the position reached, in the same batch as the records it covers

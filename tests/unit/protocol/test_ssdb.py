@@ -238,3 +238,84 @@ def test_arbitrary_bytes_only_raise_protocol_error(raw, data):
     except ProtocolError:
         chunked = None
     assert whole == chunked
+
+
+# --- PacketReader.next_batch: the fast LF splitter gives exactly next()'s packets ---------
+
+_block = st.binary(max_size=20)
+_packet_forms = st.sampled_from(["lf", "lf", "lf", "crlf", "blank_first", "junk", "empty", "crlf_after_data",
+                                 "bad_trailer", "short"])
+
+
+def _encode_packet(blocks: list[bytes], form: str) -> bytes:
+    if form == "crlf":
+        return b"".join(b"%d\r\n%s\r\n" % (len(b), b) for b in blocks) + b"\r\n"
+    if form == "blank_first":
+        return b"\n\r\n" + encode_ssdb(blocks)
+    if form == "junk":
+        return b"x1\nab\n\n"
+    if form == "empty":
+        return b"\n"
+    if form == "crlf_after_data":  # LF headers, CRLF after each data block
+        return b"".join(b"%d\n%s\r\n" % (len(b), b) for b in blocks) + b"\n"
+    if form == "bad_trailer":  # data not followed by a line end: a framing error
+        return b"".join(b"%d\n%sX" % (len(b), b) for b in blocks) + b"\n"
+    if form == "short":  # a length larger than the data that follows
+        return b"%d\n%s\n\n" % (len(blocks[0]) + 3, blocks[0])
+    return encode_ssdb(blocks)
+
+
+def _all_next(data: bytes, cuts: list[int]):
+    from ssdbpy.protocol.ssdb import PacketReader
+
+    r = PacketReader()
+    out: list = []
+    points = [0, *cuts, len(data)]
+    try:
+        for a, b in zip(points, points[1:]):
+            r.feed(data[a:b])
+            while (p := r.next()) is not None:
+                out.append(p)
+    except ProtocolError:
+        out.append("error")
+    return out
+
+
+def _all_batches(data: bytes, cuts: list[int], limit: int):
+    from ssdbpy.protocol.ssdb import PacketReader
+
+    r = PacketReader()
+    out: list = []
+    points = [0, *cuts, len(data)]
+    try:
+        for a, b in zip(points, points[1:]):
+            r.feed(data[a:b])
+            while True:
+                got = r.next_batch(limit)
+                assert len(got) <= limit
+                out += got
+                if len(got) < limit and not r.failed:
+                    break
+    except ProtocolError:
+        out.append("error")
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.lists(_block, min_size=1, max_size=3), _packet_forms), min_size=1, max_size=8),
+       st.data(), st.integers(1, 4))
+def test_next_batch_matches_next(packets, data, limit):
+    stream = b"".join(_encode_packet(blocks, form) for blocks, form in packets)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=4)))
+    assert _all_batches(stream, cuts, limit) == _all_next(stream, cuts)
+
+
+def test_next_batch_splits_many_lf_packets_at_once():
+    from ssdbpy.protocol.ssdb import PacketReader
+
+    r = PacketReader()
+    r.feed(b"".join(encode_ssdb([b"h%d" % i, b"v" * i]) for i in range(50)) + b"3\nabc\n")
+    assert r.next_batch(30) == [[b"h%d" % i, b"v" * i] for i in range(30)]
+    assert r.next_batch(30) == [[b"h%d" % i, b"v" * i] for i in range(30, 50)]
+    r.feed(b"\n")
+    assert r.next_batch(30) == [[b"abc"]]
