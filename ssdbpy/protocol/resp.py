@@ -93,7 +93,7 @@ def parse_canonical(src: bytes | bytearray, start: int) -> tuple[list[list[bytes
     """The complete RESP requests at ``src[start:]`` written exactly as clients write them.
 
     Returns ``(requests, end)``: every request up to ``end`` is in the canonical
-    form ``*<n>\r\n`` + ``$<len>\r\n<data>\r\n`` per argument, which the
+    form ``*<n>\\r\\n`` + ``$<len>\\r\\n<data>\\r\\n`` per argument, which the
     lenient :class:`RESPParser` reads the same way.  hiredis' reader parses;
     the result is then checked by re-encoding it and comparing with the bytes
     received, so anything non-canonical (other element types, missing CRLFs,
@@ -114,19 +114,10 @@ def parse_canonical(src: bytes | bytearray, start: int) -> tuple[list[list[bytes
         pass
     if not reqs:
         return reqs, start
-    # the canonical encoding of what hiredis read (cheaper than hiredis.pack_command)
-    parts: list = []
-    app = parts.append
-    hdr = _BULK_HDR
-    for r in reqs:
-        n = len(r)
-        app(_ARRAY_HDR[n] if n < _HDR_CACHE else b"*%d\r\n" % n)
-        for a in r:
-            if a.__class__ is not bytes:  # an integer, a nested array...: not a request
-                return [], start
-            m = len(a)
-            parts += (hdr[m] if m < _HDR_CACHE else b"$%d\r\n" % m, a, CRLF)
-    packed = b"".join(parts)
+    try:  # the canonical encoding of what hiredis read (cheaper than hiredis.pack_command)
+        packed = b"".join([encode_multibulk(r) for r in reqs])
+    except TypeError:  # an integer, a nested array, a null...: not a request
+        return [], start
     if src.startswith(packed, start):
         return reqs, start + len(packed)
     return [], start
@@ -301,7 +292,9 @@ def encode_multibulk(items: Iterable[bytes], count: int | None = None) -> bytes:
         n = len(v)
         parts += (hdr[n] if n < _HDR_CACHE else b"$%d\r\n" % n, v, CRLF)
         k += 1
-    parts[0] = b"*%d\r\n" % (k if count is None else count)
+    if count is None:
+        count = k
+    parts[0] = _ARRAY_HDR[count] if 0 <= count < _HDR_CACHE else b"*%d\r\n" % count
     return b"".join(parts)
 
 

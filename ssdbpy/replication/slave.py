@@ -75,17 +75,6 @@ def decode_position(raw: bytes) -> tuple[Position, Position] | None:
     return (seq0, keys_[:n]), (seq1, keys_[n:])
 
 
-def _take(reader, limit: int) -> list[list[bytes]]:
-    """Up to ``limit`` complete packets from a PacketReader (``next_batch``) or any reader with ``next()``."""
-    next_batch = getattr(reader, "next_batch", None)
-    if next_batch is not None:
-        return next_batch(limit)
-    out: list[list[bytes]] = []
-    while len(out) < limit and (pkt := reader.next()) is not None:
-        out.append(pkt)
-    return out
-
-
 class Reconnect(Exception):
     pass
 
@@ -248,7 +237,7 @@ class Slave:
         applied = False
         want = limit if limit is not None else 1 << 62
         try:
-            batch = _take(reader, want)
+            batch = reader.next_batch(want)
             for pkt in batch:
                 sp = db.savepoint()
                 try:
@@ -267,7 +256,7 @@ class Slave:
                     self._persist()
                     applied = False
                     self._wipe()
-            return len(batch) >= want or getattr(reader, "failed", False)
+            return len(batch) >= want or reader.failed
         finally:
             if applied:
                 # the position reached, in the same batch as the records it covers

@@ -107,15 +107,10 @@ class GroupCommit:
         if staged is not None:
             staged.error = failed
             staged.finish()
-        while self._queue:
-            d, batch = self._queue.popleft()
+        for d, _batch in self._queue:
             if d is not None:
                 d.done.wait()  # the writer finishes what it started
-                try:
-                    self.engine.finish(d)
-                except Exception as exc:  # noqa: BLE001
-                    batch.error = exc
-            batch.finish()
+        self._retire()
         if self._writer_thread is not None:
             assert self._jobs is not None and self._wakeup is not None
             self._jobs.put(None)

@@ -4,9 +4,9 @@ When the socket is readable, the hub's io watcher calls :meth:`Connection.on_rea
 directly (no greenlet switch): one ``recv``, every complete request executed in
 order, the replies joined and sent with one ``send``.  Writes staged by every
 connection served in the same loop turn reach LevelDB in one batch
-(server.commit); a connection whose replies depend on staged or in-flight
-writes stops reading and sends them from the commit's callback, once the batch
-is in LevelDB, then reads again.
+(server.commit); replies that depend on staged or in-flight writes leave from
+the commit's callback, once their batch is in LevelDB, and the connection goes
+on reading meanwhile; the other replies leave at the end of the loop turn.
 
 Each connection also has a greenlet, parked while the callbacks serve it.  It
 takes over for the requests that may wait on gevent (commands registered
@@ -273,39 +273,27 @@ class Connection:
                 self._desc = desc
                 return None
             is_resp, args = req
+            cmd = None
             if is_resp:
                 row = direct.get(args[0])
                 if row is not None:  # a mapped command that is only renamed: no translate()
                     cmd, desc = row
-                    if cmd.blocking and not in_greenlet:
-                        args[0] = cmd.name
-                        self._desc = desc
-                        self._held = (args,)
-                        return True
                     args[0] = cmd.name
-                    reply = run(ctx, cmd, args)
-                    if reply.__class__ is not Backend:
-                        out.append(desc.render(reply))
+                else:
+                    try:
+                        args, desc = self._translate(args)
+                    except redis_compat.Hello as hello:  # costs nothing until a client says HELLO
+                        self._client_id = self._client_id or next(redis_compat.client_ids)
+                        text, self._proto = redis_compat.hello(ctx, hello.request, self._proto, self._client_id)
+                        self._translate, desc = redis_compat.PROTOCOLS[self._proto]
+                        direct = self._direct = _DIRECT[self._proto]
+                        out.append(text)
                         continue
-                    self._desc = desc
-                    if in_greenlet:
-                        return reply
-                    self._held = (reply,)
-                    return True
-                try:
-                    args, desc = self._translate(args)
-                except redis_compat.Hello as hello:  # costs nothing until a client says HELLO
-                    self._client_id = self._client_id or next(redis_compat.client_ids)
-                    text, self._proto = redis_compat.hello(ctx, hello.request, self._proto, self._client_id)
-                    self._translate, desc = redis_compat.PROTOCOLS[self._proto]
-                    direct = self._direct = _DIRECT[self._proto]
-                    out.append(text)
-                    continue
-            if not in_greenlet and args[0] in _BLOCKING:
+            if not in_greenlet and (cmd.blocking if cmd is not None else args[0] in _BLOCKING):
                 self._desc = desc
                 self._held = (args,)
                 return True
-            reply = execute(ctx, args)
+            reply = execute(ctx, args) if cmd is None else run(ctx, cmd, args)
             if reply.__class__ is Backend:
                 self._desc = desc
                 if in_greenlet:

@@ -471,8 +471,8 @@ def test_slave_position_is_committed_with_the_data(tmp_path):
     """A crash after the data batch reached LevelDB but before the position reached the meta db
     (a window too narrow to hit on purpose with kill -9): the restarted slave resumes after the
     batch, so queue pushes are not applied twice."""
-    from ssdbpy.client import ReplyReader
     from ssdbpy.db.database import Database
+    from ssdbpy.protocol.ssdb import PacketReader
     from ssdbpy.replication.manager import Replication, SlaveConfig
     from ssdbpy.replication.slave import Slave
     from ssdbpy.storage import keys
@@ -484,7 +484,7 @@ def test_slave_position_is_committed_with_the_data(tmp_path):
                                     b"item%d" % seq) for seq in range(first, first + n))
 
     def feed(slave, data: bytes) -> None:
-        reader = ReplyReader()
+        reader = PacketReader()
         reader.feed(data)
         slave._process_all(reader)
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.harness.compare import describe_difference, snapshot
+from tests.harness.replication import converge
 from tests.harness.server import wait_for
 
 
@@ -49,26 +49,6 @@ def mixed_writes(c, n: int, seed: int = 1, prefix: str = "") -> None:
             assert c.read()[0] in (b"ok", b"not_found")
 
 
-def wait_converged(nodes, timeout: float = 30.0) -> None:
-    clients = [n.client() for n in nodes]
-    state = {}
-
-    def same():
-        snaps = [snapshot(c) for c in clients]
-        state["snaps"] = snaps
-        return all(s == snaps[0] for s in snaps[1:])
-
-    try:
-        wait_for(same, timeout=timeout, interval=0.2, what="nodes to converge")
-    except AssertionError:
-        snaps = state.get("snaps") or []
-        detail = describe_difference(snaps[0], snaps[1]) if len(snaps) > 1 else ""
-        raise AssertionError(f"nodes did not converge:\n{detail}") from None
-    finally:
-        for c in clients:
-            c.close()
-
-
 def slave_status(c) -> str:
     info = c("info")
     for i, b in enumerate(info):
@@ -85,10 +65,10 @@ def test_master_two_slaves_started_before_during_after(server_factory):
     mixed_writes(m, 2000, seed=1)
     late_during = server_factory("during", slaveof=[master.slaveof()])
     mixed_writes(m, 2000, seed=2)
-    wait_converged([master, early, late_during])
+    converge([master, early, late_during], timeout=30)
     after = server_factory("after", slaveof=[master.slaveof()])
     mixed_writes(m, 500, seed=3)
-    wait_converged([master, early, late_during, after])
+    converge([master, early, late_during, after], timeout=30)
     s = after.client()
     status = slave_status(s)
     assert "status     : SYNC" in status and "type       : sync" in status, status
@@ -112,7 +92,7 @@ def test_mirror_pair_and_chain(server_factory):
         wait_for(lambda: "status     : SYNC" in slave_status(c), timeout=20, what="mirror link in SYNC")
     mixed_writes(ca, 1000, seed=5, prefix="A")
     mixed_writes(cb, 1000, seed=6, prefix="B")
-    wait_converged([a, b, c_chain])
+    converge([a, b, c_chain], timeout=30)
     ca.close()
     cb.close()
 

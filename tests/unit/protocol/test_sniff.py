@@ -32,9 +32,12 @@ def drain(p: RequestParser) -> list[tuple[bool, list[bytes]]]:
     return out
 
 
-def parse_stream(data: bytes, cuts: list[int] | None = None):
-    """All requests of ``data`` fed in pieces; ``("error", n_before)`` on a ProtocolError."""
-    p = RequestParser()
+def parse_stream(data: bytes, cuts: list[int] | None = None, fast: bool = True):
+    """All requests of ``data`` fed in pieces, and the bytes left; ``(requests, "error")`` on a ProtocolError.
+
+    ``fast=False``: the lenient parsers alone (the reference for the hiredis fast path).
+    """
+    p = RequestParser(fast=fast)
     out: list = []
     points = [0, *(cuts or []), len(data)]
     try:
@@ -393,27 +396,13 @@ _FORMS = [_canonical, _canonical, _canonical, _lf_only, _status_element, _no_crl
           lambda a: b"*-1\r\n", lambda a: b"*1\r\n*1\r\n$1\r\na\r\n"]
 
 
-def _parse_all(data: bytes, cuts: list[int], fast: bool):
-    p = RequestParser(fast=fast)
-    out: list = []
-    points = [0, *cuts, len(data)]
-    try:
-        for a, b in zip(points, points[1:]):
-            p.feed(data[a:b])
-            while (r := p.next()) is not None:
-                out.append(r)
-    except ProtocolError:
-        out.append("error")
-    return out
-
-
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(range(len(_FORMS))), st.lists(_arg, min_size=1, max_size=4)),
                 min_size=1, max_size=8), st.data())
 def test_fast_path_matches_the_lenient_parser(requests, data):
     stream = b"".join(_FORMS[form](args) for form, args in requests)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=4)))
-    assert _parse_all(stream, cuts, True) == _parse_all(stream, cuts, False)
+    assert parse_stream(stream, cuts) == parse_stream(stream, cuts, fast=False)
 
 
 def test_fast_path_takes_canonical_requests_and_leaves_the_rest():
@@ -422,4 +411,4 @@ def test_fast_path_takes_canonical_requests_and_leaves_the_rest():
     p = RequestParser()
     p.feed(canonical + odd + encode_request([b"GET", b"a"])[:7])
     assert drain(p) == [(True, [b"SET", b"k", b"v"]), (True, [b"GET", b"k"]), (True, [b"get", b""])]
-    assert _parse_all(canonical + odd, [], True) == _parse_all(canonical + odd, [], False)
+    assert parse_stream(canonical + odd) == parse_stream(canonical + odd, fast=False)
