@@ -141,6 +141,11 @@ class ServerProcess:
         return self.start()
 
     @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
