@@ -18,7 +18,15 @@ total rather than once per piece.
 
 from __future__ import annotations
 
-__all__ = ["ReceiveBuffer"]
+__all__ = ["ReceiveBuffer", "cut"]
+
+
+def cut(raw: bytes | bytearray, start: int, end: int) -> bytes:
+    """``bytes(raw[start:end])`` with one copy (slicing a bytearray first would copy twice)."""
+    if type(raw) is bytes:
+        return raw[start:end]
+    with memoryview(raw) as m:
+        return m[start:end].tobytes()
 
 
 class ReceiveBuffer:

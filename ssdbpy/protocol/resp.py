@@ -18,6 +18,21 @@ What the parser accepts, exactly as SSDB 1.9.8's ``RedisLink::parse_req``
 * no 128 MiB limit; a request that needs more than :data:`MAX_REQUEST_BUFFER`
   bytes buffered fails, like SSDB's input buffer that cannot grow past 1 GiB.
 
+Limits of this parser that SSDB does not have (each input they reject is one
+SSDB rejects too, or one it reads differently depending on how the bytes were
+split into reads):
+
+* a number line (``*<n>`` or ``$<len>`` up to its ``\n``) longer than
+  :data:`MAX_LINE` bytes is an error: no client writes one, and SSDB reads such
+  a line's number from whatever part of it has arrived;
+* when a number line holds no digit, ``strtol`` goes on reading white space on
+  the following lines; more than :data:`MAX_LINE` bytes of it is an error (SSDB
+  reads 0 from the blanks it has, which is an error as well).
+
+Work is linear in the bytes received: a partial request is never re-parsed
+from its start, and no memory is allocated for a number the client declared
+before the bytes it announces arrived.
+
 ``(int)strtol()``: white space, sign, digits; saturated to 64 bits, then
 truncated to a 32-bit ``int`` (``$4294967299`` reads as 3).
 
@@ -35,7 +50,7 @@ from hiredis import Reader as _HiredisReader
 
 from ssdbpy.errors import ProtocolError
 
-from .buffer import ReceiveBuffer
+from .buffer import ReceiveBuffer, cut
 
 __all__ = [
     "MAX_REQUEST_BUFFER",
@@ -56,10 +71,15 @@ __all__ = [
 
 #: bytes of one request that may be buffered (SSDB's input buffer stops growing at 1 GiB)
 MAX_REQUEST_BUFFER = 1 << 30
+#: longest number line (``*<n>``/``$<len>`` and what follows up to ``\n``), and longest
+#: run of blank lines strtol may read through looking for a number
+MAX_LINE = 64 * 1024
 
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
 _STRTOL = re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-9]*)")
+#: an aggregate header (array, set, push, attribute) declaring 10,000 elements or more
+_BIG_AGGREGATE = re.compile(rb"[*~>|%]([0-9]{5,})")
 
 
 def _to_c_int(v: int) -> int:
@@ -85,8 +105,17 @@ def c_strtol_int(src: bytes | bytearray, start: int, complete: bool = True) -> i
     sign, digits = m.groups()
     if not digits:
         return 0
-    v = int(digits)
+    v = _digits_value(digits)
     return _to_c_int(-v if sign == b"-" else v)
+
+
+def _digits_value(digits: bytes) -> int:
+    """``int(digits)``, saturated just past int64 for long strings (int() of a huge string is slow)."""
+    if len(digits) > 19:
+        digits = digits.lstrip(b"0")
+        if len(digits) > 19:
+            return _INT64_MAX + 1
+    return int(digits) if digits else 0
 
 
 def parse_canonical(src: bytes | bytearray, start: int) -> tuple[list[list[bytes]], int]:
@@ -102,7 +131,19 @@ def parse_canonical(src: bytes | bytearray, start: int) -> tuple[list[list[bytes
     that is not complete yet is left as well.
     """
     reader = _HiredisReader()
-    reader.feed(src, start)
+    # hiredis allocates an aggregate of the declared size as soon as it reads the
+    # header, and freeing a list of 2e9 slots takes seconds: hand it only the bytes
+    # before a header that declares more elements than the bytes after it could hold
+    end = len(src)
+    m = _BIG_AGGREGATE.search(src, start)
+    while m is not None:
+        if _digits_value(m.group(1)) * 4 > end - m.end():
+            end = m.start()
+            break
+        m = _BIG_AGGREGATE.search(src, m.end())
+    if end <= start:
+        return [], start
+    reader.feed(src, start, end - start)
     reqs: list[list[bytes]] = []
     try:
         while True:
@@ -171,7 +212,8 @@ class RESPParser:
             args = []
             nargs = 0
             base = p
-        src = raw if type(raw) is bytes else buf.view()
+        src = raw  # bytes, or a bytearray holding a partial request (arguments cut as bytes)
+        whole = type(raw) is bytes
         if nargs == 0:
             if src[p] != 42:
                 raise ProtocolError("RESP request does not start with '*'")
@@ -179,14 +221,18 @@ class RESPParser:
             if lf < 0:
                 buf.mark_no_lf(p)
                 return self._save(buf, p, n, n - p + 1, True, args, 0, p - base)
+            if lf - p > MAX_LINE:
+                raise ProtocolError("RESP line too long")
             head = src[p + 1 : lf - 1 if src[lf - 1] == 13 else lf]
             if head.isdigit():
-                nargs = int(head)
+                nargs = int(head) if len(head) < 19 else _digits_value(head)
                 if nargs > 0x7FFFFFFF:
                     nargs = _to_c_int(nargs)
             else:
                 v = c_strtol_int(src, p + 1, False)
                 if v is None:
+                    if n - p > MAX_LINE:
+                        raise ProtocolError("RESP line too long")
                     return self._save(buf, p, n, n - p + 1, False, args, 0, p - base)
                 nargs = v
             if nargs <= 0:
@@ -200,9 +246,11 @@ class RESPParser:
                 return self._save(buf, p, n, n - p + 1, True, args, nargs, p - base)
             # (If lf == p the slice is empty, or, when p == 0, src[1:-1]: still exactly what
             # strtol reads from p + 1 when it is all digits followed by the final "\r".)
+            if lf - p > MAX_LINE:
+                raise ProtocolError("RESP line too long")
             head = src[p + 1 : lf - 1 if src[lf - 1] == 13 else lf]
             if head.isdigit():
-                size = int(head)
+                size = int(head) if len(head) < 19 else _digits_value(head)
                 if size > 0x7FFFFFFF:
                     size = _to_c_int(size)
                     if size < 0:
@@ -210,6 +258,8 @@ class RESPParser:
             else:
                 v = c_strtol_int(src, p + 1, False)
                 if v is None:
+                    if n - p > MAX_LINE:
+                        raise ProtocolError("RESP line too long")
                     return self._save(buf, p, n, n - p + 1, False, args, nargs, p - base)
                 if v < 0:
                     raise ProtocolError("RESP bulk length < 0")
@@ -222,7 +272,7 @@ class RESPParser:
             if left == 1:
                 if q < n and src[q] == 10:
                     q += 1
-                args.append(src[start:end])
+                args.append(src[start:end] if whole else cut(src, start, end))
                 buf.pos = q
                 if self._partial:
                     self._partial = False
@@ -232,7 +282,7 @@ class RESPParser:
                 return self._save(buf, p, n, q + 1 - p, False, args, nargs, p - base)
             if src[q] == 10:
                 q += 1
-            args.append(src[start:end])
+            args.append(src[start:end] if whole else cut(src, start, end))
             left -= 1
             p = q
 
@@ -249,6 +299,8 @@ class RESPParser:
     ) -> None:
         """Remember a partial request (``buf.pos`` = ``p``) and check the buffer limit."""
         buf.pos = p
+        if need_lf and n - p > MAX_LINE:  # waiting for the end of a number line
+            raise ProtocolError("RESP line too long")
         limit = MAX_REQUEST_BUFFER - consumed
         if n - p > limit:
             raise ProtocolError("RESP request too large")

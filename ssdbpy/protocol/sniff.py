@@ -32,7 +32,10 @@ class RequestParser:
     ``args`` are the raw request blocks (for RESP, the command name is *not*
     lowercased or translated here; see :mod:`ssdbpy.commands.redis_compat`).
     After a :class:`ProtocolError` the parser stays broken: every later
-    :meth:`next` raises again (the connection must be dropped without a reply).
+    :meth:`next` raises again (the connection must be dropped without a reply),
+    and it keeps none of the bytes received.  Only the error's message is kept,
+    not the exception: a traceback would reference the parser's frames and
+    through them its buffer, a cycle that only a full GC pass frees.
     """
 
     __slots__ = ("_buf", "_ssdb", "_resp", "_active", "_skipped", "_error", "_ready", "_fast")
@@ -43,7 +46,7 @@ class RequestParser:
         self._resp = RESPParser()
         self._active: SSDBParser | RESPParser | None = None
         self._skipped = 0
-        self._error: ProtocolError | None = None
+        self._error: str | None = None  # message of the framing error, once one happened
         #: canonical RESP requests already taken from the buffer, last first
         self._ready: list[tuple[bool, list[bytes]]] = []
         #: parse canonical RESP with hiredis (False: the lenient parser alone, as the tests' reference)
@@ -61,7 +64,7 @@ class RequestParser:
         if self._ready:
             return self._ready.pop()
         if self._error is not None:
-            raise self._error
+            raise ProtocolError(self._error)
         buf = self._buf
         active = self._active
         try:
@@ -105,12 +108,21 @@ class RequestParser:
                 return (False, args)
             args = active.parse(buf)
         except ProtocolError as e:
-            self._error = e
+            self._error = str(e)
+            self.close()
             raise
         if args is None:
             return None
         self._active = None
         return (active is self._resp, args)
+
+    def close(self) -> None:
+        """Release every byte held (the connection ended); later feeds are ignored by callers."""
+        self._buf = ReceiveBuffer()
+        self._ssdb = SSDBParser()
+        self._resp = RESPParser()
+        self._active = None
+        self._ready = []
 
     def __len__(self) -> int:
         """Bytes received and not yet parsed (includes parts of an incomplete request)."""

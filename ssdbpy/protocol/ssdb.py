@@ -18,10 +18,12 @@ empty line.  What the parser accepts, exactly as SSDB 1.9.8's ``Link::recv``
   packet is an error;
 * an incomplete packet waits for more bytes.
 
-Errors raise :class:`ssdbpy.errors.ProtocolError`.  Timing differs from SSDB in one
-way only: once more than ``MAX_PACKET_SIZE + 2`` bytes of an incomplete packet are
-buffered, failure is certain and is reported at once instead of when the
-offending block completes (bounds memory per connection).
+Errors raise :class:`ssdbpy.errors.ProtocolError`.  Timing differs from SSDB in two
+ways only, both bounding the memory of a connection: once more than
+``MAX_PACKET_SIZE + 2`` bytes of an incomplete packet are buffered, failure is
+certain and is reported at once instead of when the offending block completes;
+and a header line that has reached ``MAX_HEADER_LINE`` bytes without its ``\n``
+fails at once instead of when the ``\n`` arrives.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import re
 
 from ssdbpy.errors import ProtocolError
 
-from .buffer import ReceiveBuffer
+from .buffer import ReceiveBuffer, cut
 
 __all__ = ["MAX_PACKET_SIZE", "MAX_HEADER_LINE", "SSDBParser", "encode_ssdb", "PacketReader"]
 
@@ -91,12 +93,14 @@ class SSDBParser:
                 return None
             args = []
             parsed = skipped
-        src = raw if type(raw) is bytes else buf.view()
+        src = raw  # bytes, or a bytearray holding a partial packet (blocks cut as bytes)
+        whole = type(raw) is bytes
         while True:
-            lf = src.find(b"\n", p)
+            lf = src.find(b"\n", p, p + MAX_HEADER_LINE)
             if lf < 0:
-                buf.mark_no_lf(p)  # later searches scan only new bytes
-                return self._save(buf, p, n, n - p + 1, True, args, parsed)
+                if n - p >= MAX_HEADER_LINE:  # no header is that long: certain failure
+                    raise ProtocolError("bad SSDB block header: line too long")
+                return self._save(buf, p, n, n - p + 1, False, args, parsed)
             start = lf + 1
             hl = start - p
             c = src[p]
@@ -134,7 +138,7 @@ class SSDBParser:
                 nxt = end + 2
             else:
                 return self._save(buf, p, n, end + 2 - p, False, args, parsed)
-            args.append(src[start:end])
+            args.append(src[start:end] if whole else cut(src, start, end))
             parsed += nxt - p
             if parsed > MAX_PACKET_SIZE:
                 raise ProtocolError("SSDB request exceeds the maximum packet size")

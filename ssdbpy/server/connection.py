@@ -45,6 +45,7 @@ _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}, as SS
 _LINGER_OFF = b"\x00\x00\x00\x00\x00\x00\x00\x00"  # struct linger {0, 0}
 _SIOCOUTQ = 0x5411  # TIOCOUTQ
 _READ, _WRITE = 1, 2  # libev event masks
+_WAIT_SENT, _RESUMING = 1, 2  # Connection._backlog: waiting for the replies to be sent, resume scheduled
 
 #: names whose handler must run on the connection's greenlet (see Command.blocking)
 _BLOCKING = frozenset(name for name, cmd in COMMANDS.items() if cmd.blocking)
@@ -114,11 +115,13 @@ class Connection:
         "state", "group", "sock", "ip", "port", "ctx", "engine", "parser", "_feed", "_next", "_recv",
         "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate", "_direct",
         "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
-        "_counted",
+        "_counted", "_backlog",
     )
 
     #: chunks of replies waiting for commits before the connection stops reading
     MAX_DEFERRED = 4
+    #: bytes of replies after which the requests already received wait until they are sent
+    OUTPUT_CHUNK = 256 * 1024
 
     def __init__(self, state: ServerState, group: GroupCommit, sock, address) -> None:
         self.state = state
@@ -153,11 +156,14 @@ class Connection:
         self.closed = False
         self._closing = False  # close once every reply is sent
         self._counted = True  # counted in state.links (backend links are not)
+        #: requests received wait until the replies so far are sent (OUTPUT_CHUNK):
+        #: 0, _WAIT_SENT, or _RESUMING once sent (reading stays off until they ran)
+        self._backlog = 0
 
     # --- reading on or off ---------------------------------------------------------------
     def _update_reader(self) -> None:
         want = not (self.closed or self._closing or self._in_greenlet or self._unsent is not None
-                    or self._deferred >= self.MAX_DEFERRED)
+                    or self._deferred >= self.MAX_DEFERRED or self._backlog)
         if want != self._reading:
             self._reading = want
             if want:
@@ -193,6 +199,13 @@ class Connection:
         else:
             self._out.append(self._render(first))
             backend = self._process(True)
+            while backend is None and self._backlog:
+                self._flush()  # replies waiting to be sent: the rest runs after them
+                self._wait_drained()
+                if self.closed:
+                    return True
+                self._backlog = 0
+                backend = self._process(True)
         self._flush()
         if backend is False:
             self._closing = True
@@ -235,9 +248,30 @@ class Connection:
             return
         try:
             self._feed(data)
+        except Exception:  # noqa: BLE001 - never let one connection break the event loop
+            log.exception("%s:%d connection failed", self.ip, self.port)
+            self.close()
+            return
+        self._serve_input()
+
+    def _resume(self) -> None:
+        """Loop callback: run the requests that waited for the replies before them to be sent."""
+        if self._backlog != _RESUMING:
+            return
+        self._backlog = 0
+        if self.closed or self._in_greenlet:
+            return
+        self._serve_input()
+        self._update_reader()
+
+    def _serve_input(self) -> None:
+        """Execute the requests received, send their replies, and hand over or close as they say."""
+        try:
             r = self._process(False)
             self._flush()
-            if r is False:
+            if r is None and self._backlog:
+                self._update_reader()
+            elif r is False:
                 self._closing = True
                 self._update_reader()
                 self._after_send()
@@ -252,17 +286,26 @@ class Connection:
     def _process(self, in_greenlet: bool):
         """Execute every complete request received; replies go to ``_out``.
 
-        Returns None when the input is used up, False when the connection must
-        be dropped (a framing error), or True when a request was left for the
-        greenlet in ``_held`` (from a callback: a blocking command; from the
-        greenlet: only a backend, returned instead of True).
+        Returns None when the input is used up or OUTPUT_CHUNK bytes of replies
+        are waiting (then ``_backlog`` is set: the rest runs once they are sent),
+        False when the connection must be dropped (a framing error), or True when
+        a request was left for the greenlet in ``_held`` (from a callback: a
+        blocking command; from the greenlet: only a backend, returned instead of
+        True).
         """
         out = self._out
         next_request = self._next
         ctx = self.ctx
         desc = self._desc
         direct = self._direct
+        room = self.OUTPUT_CHUNK  # bytes of replies before the rest waits for them to be sent
         while True:
+            if room <= 0:
+                # the replies so far must leave before the next requests run: a client
+                # that never reads its replies stops the connection, not the server
+                self._desc = desc
+                self._backlog = _WAIT_SENT
+                return None
             try:
                 req = next_request()
             except ProtocolError:
@@ -288,6 +331,7 @@ class Connection:
                         self._translate, desc = redis_compat.PROTOCOLS[self._proto]
                         direct = self._direct = _DIRECT[self._proto]
                         out.append(text)
+                        room -= len(text)
                         continue
             if not in_greenlet and (cmd.blocking if cmd is not None else args[0] in _BLOCKING):
                 self._desc = desc
@@ -300,7 +344,9 @@ class Connection:
                     return reply
                 self._held = (reply,)
                 return True
-            out.append(encode_ssdb(reply) if desc is None else desc.render(reply))
+            data = encode_ssdb(reply) if desc is None else desc.render(reply)
+            out.append(data)
+            room -= len(data)
 
     def _render(self, reply) -> bytes:
         desc = self._desc
@@ -352,6 +398,8 @@ class Connection:
             self._update_reader()
 
     def _on_writable(self) -> None:
+        if self.closed:
+            return
         try:
             while True:
                 data = self._unsent
@@ -381,6 +429,10 @@ class Connection:
                 self.close()
                 return
             self._drained.set()
+            if self._backlog == _WAIT_SENT and not self._in_greenlet:
+                # not from here: this may run inside a commit's callbacks
+                self._backlog = _RESUMING
+                gevent.get_hub().loop.run_callback(self._resume)
         self._update_reader()
 
     # --- ending ---------------------------------------------------------------------------
@@ -391,6 +443,11 @@ class Connection:
         self._reading = False
         self._reader.stop()
         self._writer.stop()
+        # nothing received or unsent outlives the connection, whatever the references to it
+        self.parser.close()
+        self._out = []
+        self._sendq.clear()
+        self._unsent = None
         self._wake.set()
         self._drained.set()
 

@@ -285,6 +285,10 @@ def _model_ssdb(buf: bytes, head: int, parsed: int) -> tuple[list[bytes], int]:
     while size > 0:
         body = buf.find(b"\n", head)
         if body < 0:
+            if size >= 19:
+                # deliberate: a header line that already has 19 bytes and no "\n" can only
+                # fail; ssdbpy fails it at once where SSDB keeps buffering (protocol/ssdb.py)
+                raise _Bad
             break
         body += 1
         head_len = body - head

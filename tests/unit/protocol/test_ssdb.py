@@ -196,15 +196,22 @@ def test_real_129_mib_request_is_rejected():
     assert MAX_PACKET_SIZE == 128 * 1024 * 1024
 
 
-def test_long_header_line_arriving_slowly_is_scanned_incrementally():
+def test_header_line_without_lf_fails_once_it_cannot_be_a_header():
+    # SSDB would buffer a header line until its "\n" arrives and then reject it;
+    # ssdbpy rejects it as soon as 19 bytes without "\n" make failure certain
     r = PacketReader()
-    r.feed(b"x")
-    for _ in range(2000):
-        r.feed(b"y" * 100)
-        assert r.next() is None
-    r.feed(b"\n")
+    r.feed(b"1" * 18)
+    assert r.next() is None
+    r.feed(b"1")
     with pytest.raises(ProtocolError):
         r.next()
+    r = PacketReader()
+    r.feed(b"3\nget\n")
+    for c in b"000000000000000001":  # the longest valid header, a byte at a time
+        r.feed(bytes([c]))
+        assert r.next() is None
+    r.feed(b"\nk\n\n")
+    assert r.next() == [b"get", b"k"]
 
 
 # --- properties -----------------------------------------------------------------
