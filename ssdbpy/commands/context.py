@@ -67,6 +67,10 @@ class ServerState:
         #: replication hooks (set by apps wiring): object with .info_blocks() -> list[bytes],
         #: .in_use() -> bool, .slaveof(id, host, port, auth, last_seq, last_key)
         self.repl: Any = None
+        from ssdbpy.config.settings import OutputLimit
+
+        #: disconnect clients whose unsent replies exceed it (server.client_output_buffer_limit)
+        self.output_limit = OutputLimit()
         #: run a blocking function off the hub (set by the server; default: inline)
         self.run_blocking = lambda fn, *a: fn(*a)
 

@@ -42,6 +42,23 @@ class ServerSettings:
     deny: list[str] = field(default_factory=list)
     readonly: bool = False
     slowlog_timeout: float = 0.0  # milliseconds, 0 = off
+    output_limit: "OutputLimit" = field(default_factory=lambda: OutputLimit())
+
+
+@dataclass(frozen=True)
+class OutputLimit:
+    """``server.client_output_buffer_limit: <hard> <soft> <soft seconds>`` (Redis's model).
+
+    A client whose replies not yet taken by its socket exceed ``hard`` bytes, or
+    stay above ``soft`` bytes for ``soft_seconds``, is disconnected.  0 turns a
+    limit off (the default, as Redis's class ``normal``): a connection already
+    stops reading while its replies are not being read, so one client holds at
+    most about one reply plus 256 KB; these limits also bound that one reply.
+    """
+
+    hard: int = 0
+    soft: int = 0
+    soft_seconds: int = 0
 
 
 @dataclass
@@ -170,7 +187,32 @@ def _server(node: Node) -> ServerSettings:
         deny=[n.value for n in node.children_named("server.deny") if n.value],
         readonly=_yes(node.get_str("server.readonly")),
         slowlog_timeout=max(0.0, node.get_float("server.slowlog_timeout", 0.0)),
+        output_limit=_output_limit(node.get("server.client_output_buffer_limit")),
     )
+
+
+_MEMORY = re.compile(r"([0-9]+)(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+
+
+def _output_limit(node: Node | None) -> OutputLimit:
+    """``<hard> <soft> <seconds>``, sizes with Redis's units (``64mb``, ``1gb``, bytes without a unit)."""
+    if node is None or not node.value.strip():
+        return OutputLimit()
+    parts = node.value.split()
+    sizes = []
+    for part in parts[:2]:
+        m = _MEMORY.fullmatch(part)
+        if m is None:
+            break
+        sizes.append(int(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+    if len(parts) != 3 or len(sizes) != 2 or not parts[2].isdigit():
+        raise ConfigError(
+            f"invalid server.client_output_buffer_limit {node.value!r}: expected "
+            "'<hard> <soft> <soft seconds>', e.g. '256mb 64mb 60' (0 = no limit)",
+            node.line,
+        )
+    return OutputLimit(sizes[0], sizes[1], int(parts[2]))
 
 
 def _slaveof(block: Node, warnings: list[str]) -> SlaveofSettings | None:

@@ -115,7 +115,7 @@ class Connection:
         "state", "group", "sock", "ip", "port", "ctx", "engine", "parser", "_feed", "_next", "_recv",
         "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate", "_direct",
         "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
-        "_counted", "_backlog",
+        "_counted", "_backlog", "_queued", "_limit", "_soft_timer",
     )
 
     #: chunks of replies waiting for commits before the connection stops reading
@@ -159,6 +159,9 @@ class Connection:
         #: requests received wait until the replies so far are sent (OUTPUT_CHUNK):
         #: 0, _WAIT_SENT, or _RESUMING once sent (reading stays off until they ran)
         self._backlog = 0
+        self._queued = 0  # bytes in _unsent and _sendq
+        self._limit = state.output_limit
+        self._soft_timer = None  # running while _queued is above the soft limit
 
     # --- reading on or off ---------------------------------------------------------------
     def _update_reader(self) -> None:
@@ -384,6 +387,8 @@ class Connection:
         """Hand ``data`` to the socket after everything before it; the writer callback sends what it refuses."""
         if self._unsent is not None:
             self._sendq.append(data)
+            self._queued += len(data)
+            self._check_limit()
             return
         try:
             sent = self._send(data)
@@ -394,8 +399,34 @@ class Connection:
             return
         if sent < len(data):
             self._unsent = memoryview(data)[sent:]
+            self._queued = len(data) - sent
             self._writer.start(self._on_writable)
             self._update_reader()
+            self._check_limit()
+
+    def _check_limit(self) -> None:
+        """Apply server.client_output_buffer_limit to the replies waiting for the socket."""
+        limit = self._limit
+        queued = self._queued
+        if limit.hard and queued > limit.hard:
+            self._over_limit("hard")
+        elif limit.soft and queued > limit.soft:
+            if self._soft_timer is None:
+                self._soft_timer = gevent.get_hub().loop.timer(max(limit.soft_seconds, 0.001))
+                self._soft_timer.start(self._soft_expired)
+        elif self._soft_timer is not None:
+            self._soft_timer.close()
+            self._soft_timer = None
+
+    def _soft_expired(self) -> None:
+        self._soft_timer = None
+        if not self.closed and self._queued > self._limit.soft:
+            self._over_limit("soft")
+
+    def _over_limit(self, which: str) -> None:
+        log.info("%s:%d closed: %d bytes of replies unsent, over the %s client_output_buffer_limit",
+                 self.ip, self.port, self._queued, which)
+        self.close()
 
     def _on_writable(self) -> None:
         if self.closed:
@@ -405,8 +436,11 @@ class Connection:
                 data = self._unsent
                 assert data is not None
                 sent = self._send(data)
+                self._queued -= sent
                 if sent < len(data):
                     self._unsent = data[sent:]
+                    if self._soft_timer is not None:
+                        self._check_limit()
                     return
                 if not self._sendq:
                     break
@@ -417,6 +451,9 @@ class Connection:
             self.close()
             return
         self._unsent = None
+        self._queued = 0
+        if self._soft_timer is not None:
+            self._check_limit()
         self._writer.stop()
         self._after_send()
 
@@ -448,6 +485,10 @@ class Connection:
         self._out = []
         self._sendq.clear()
         self._unsent = None
+        self._queued = 0
+        if self._soft_timer is not None:
+            self._soft_timer.close()
+            self._soft_timer = None
         self._wake.set()
         self._drained.set()
 

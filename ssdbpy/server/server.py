@@ -48,6 +48,7 @@ class Server:
             passwords=[p.encode() for p in srv.auth],
             readonly=srv.readonly,
         )
+        self.state.output_limit = srv.output_limit
         for entry in srv.allow:
             self.state.ipfilter.add_allow(entry)
         for entry in srv.deny:

@@ -215,3 +215,40 @@ def test_odd_input_costs_linear_cpu(server, attack):
     assert cpu < 1.0, f"{cpu:.2f} s of server CPU"
     assert server.client()("ping") == [b"ok"]
     assert "Traceback" not in server.logs()
+
+
+@pytest.mark.timeout(60)
+def test_client_output_buffer_limit_disconnects_clients_over_it(server_factory):
+    # the kernel takes up to ~4 MB of a reply (tcp_wmem), the limits apply to the rest
+    srv = server_factory(server={"client_output_buffer_limit": "16mb 1mb 1"})
+    c = srv.client()
+    assert c("set", "big", b"z" * (24 * MB)) == [b"ok", b"1"]
+    assert c("set", "mid", b"m" * (8 * MB)) == [b"ok", b"1"]
+    # a client that reads gets replies over the soft limit: they leave as it reads
+    assert c("get", "mid") == [b"ok", b"m" * (8 * MB)]
+
+    with Pinger(srv.port) as pinger:
+        # hard: 24 MB unsent at once
+        s = connect(srv.port, rcvbuf=16 * 1024)
+        s.sendall(ssdb("get", "big"))
+        time.sleep(0.3)
+        assert closed_by_server(s, 10)
+        s.close()
+        # soft: at least 4 MB left unsent for more than 1 s
+        s = connect(srv.port, rcvbuf=16 * 1024)
+        s.sendall(ssdb("get", "mid"))
+        time.sleep(1.6)
+        got = 0
+        s.settimeout(10)
+        try:
+            while chunk := s.recv(MB):
+                got += len(chunk)
+        except ConnectionResetError:
+            pass
+        assert got < 8 * MB, "the whole reply was sent: not disconnected"
+        s.close()
+    pinger.check(0.1)
+    assert c("get", "mid")[0] == b"ok"
+    log = srv.log_path.read_text()
+    assert "over the hard client_output_buffer_limit" in log
+    assert "over the soft client_output_buffer_limit" in log

@@ -314,3 +314,16 @@ def test_leveldb_non_positive_sizes_fall_back() -> None:
 def test_compression_only_no_disables() -> None:
     assert settings("leveldb:\n\tcompression: NO\n").leveldb.compression is False
     assert settings("leveldb:\n\tcompression: off\n").leveldb.compression is True
+
+
+def test_client_output_buffer_limit() -> None:
+    from ssdbpy.config.settings import OutputLimit
+
+    assert settings("").server.output_limit == OutputLimit(0, 0, 0)
+    s = settings("server:\n\tclient_output_buffer_limit: 256mb 64MB 60\n")
+    assert s.server.output_limit == OutputLimit(256 << 20, 64 << 20, 60)
+    s = settings("server:\n\tclient_output_buffer_limit: 1000 2k 0\n")
+    assert s.server.output_limit == OutputLimit(1000, 2000, 0)
+    for bad in ("256mb", "1x 0 0", "1mb 1mb -1", "a b c", "1 2 3 4"):
+        err = error(f"server:\n\tclient_output_buffer_limit: {bad}\n")
+        assert "client_output_buffer_limit" in str(err) and err.line == 2

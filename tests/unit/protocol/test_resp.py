@@ -246,3 +246,48 @@ def test_arbitrary_bytes_only_raise_protocol_error(raw, data):
         except AssertionError:
             raise
     assert results[0] == results[1]
+
+
+# --- bounded work for hostile input ------------------------------------------------------
+@pytest.mark.parametrize("head", [b"*2000000000\r\n", b"*1\r\n>2000000000\r\n", b"*1\r\n~2000000000\r\n",
+                                  b"*2\r\n$3\r\nget\r\n*99999999999999999999999\r\n"])
+def test_canonical_fast_path_never_allocates_a_declared_aggregate(head):
+    import time
+
+    from ssdbpy.protocol.resp import parse_canonical
+
+    src = encode_request([b"get", b"a"]) + head
+    t0 = time.perf_counter()
+    reqs, end = parse_canonical(src, 0)
+    assert time.perf_counter() - t0 < 0.05
+    assert reqs == [[b"get", b"a"]] and end == len(encode_request([b"get", b"a"]))
+
+
+def test_a_large_request_that_fits_its_bytes_takes_the_fast_path():
+    from ssdbpy.protocol.resp import parse_canonical
+
+    args = [b"mset"] + [b"k"] * 20000
+    src = encode_request(args)
+    assert parse_canonical(src, 0) == ([args], len(src))
+
+
+@pytest.mark.parametrize("line", [b"*" + b"\r\n" * 40000, b"*" + b" " * 70000, b"*1\r\n$" + b" " * 70000,
+                                  b"*" + b"1" * 70000, b"*1\r\n$" + b"9" * 70000 + b"\r\n"])
+def test_number_lines_are_capped(line):
+    p = RESPParser()
+    buf = ReceiveBuffer()
+    with pytest.raises(ProtocolError):
+        for i in range(0, len(line), 4096):
+            buf.feed(line[i : i + 4096])
+            p.parse(buf)
+
+
+def test_long_digit_strings_saturate():
+    # strtol saturates; (int) keeps the low 32 bits of INT64_MAX: -1, an error for a length
+    buf = ReceiveBuffer()
+    buf.feed(b"*1\r\n$" + b"9" * 5000 + b"\r\nabc\r\n")
+    with pytest.raises(ProtocolError):
+        RESPParser().parse(buf)
+    buf = ReceiveBuffer()
+    buf.feed(b"*" + b"0" * 5000 + b"1\r\n$1\r\na\r\n")
+    assert RESPParser().parse(buf) == [b"a"]
