@@ -14,6 +14,11 @@ executing the next requests, so several batches can be in flight; they are
 written one at a time, in order, and their callbacks run in that order.
 Small batches with nothing in flight are written at once on the hub: handing
 them to a thread costs more (thread wake-ups) than the write.
+
+When a batch fails (storage.engine: disk full, read-only filesystem), the
+engine discards every write after it; every batch after it then fails too,
+including the one being staged, and the callbacks get a WriteFailed (a
+connection turns it into ``error`` replies for its writes only).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import gevent
 from gevent.event import Event
 
 from ssdbpy.db.database import Database
+from ssdbpy.errors import WriteFailed
 
 if TYPE_CHECKING:
     from ssdbpy.storage.engine import Detached
@@ -79,6 +85,7 @@ class GroupCommit:
         self._scheduled = False  # an end-of-turn commit is scheduled
         self._stopped = False
         self.batches = 0
+        self.engine.on_abort.append(self._aborted)
 
     def start(self) -> None:
         if self.threaded and self._writer_thread is None:
@@ -213,8 +220,31 @@ class GroupCommit:
                     return
                 try:
                     self.engine.finish(d)
+                except WriteFailed as exc:  # the engine logs the episode once
+                    batch.error = exc
                 except Exception as exc:  # noqa: BLE001 - reported to every waiter
                     log.exception("LevelDB write failed")
                     batch.error = exc
             queue.popleft()
             batch.finish()
+
+    def _aborted(self, failed: Detached, exc: BaseException) -> None:
+        """Engine callback: ``failed`` failed and every write after it was discarded.
+
+        The batches queued after it with writes fail in ``engine.finish``; the
+        ones without (their callbacks waited on the discarded writes) and the
+        batch being staged fail here.
+        """
+        error = WriteFailed()
+        error.__cause__ = exc
+        after = False
+        for d, batch in self._queue:
+            if d is failed:
+                after = True
+            elif after and d is None:
+                batch.error = error
+        staged, self._staged = self._staged, None
+        if staged is not None:
+            staged.error = error
+            self._queue.append((None, staged))
+            gevent.get_hub().loop.run_callback(self._retire)
