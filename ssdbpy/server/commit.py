@@ -13,7 +13,9 @@ one worker thread (LevelDB runs without the GIL) while the hub goes on
 executing the next requests, so several batches can be in flight; they are
 written one at a time, in order, and their callbacks run in that order.
 Small batches with nothing in flight are written at once on the hub: handing
-them to a thread costs more (thread wake-ups) than the write.
+them to a thread costs more (thread wake-ups) than the write.  A batch is small
+when it has few writes and few bytes: one 100 MB value takes LevelDB most of a
+second to write.
 
 When a batch fails (storage.engine: disk full, read-only filesystem), the
 engine discards every write after it; every batch after it then fails too,
@@ -64,8 +66,9 @@ class _Batch:
                 log.exception("after-commit callback failed")
 
 
-#: batches with fewer staged writes are written inline when nothing is in flight
+#: batches with fewer staged writes (and fewer bytes) are written inline when nothing is in flight
 THREAD_MIN_WRITES = 256
+THREAD_MIN_BYTES = 1 << 20
 #: staged writes at which a connection starts a batch before the loop turn ends
 KICK_WRITES = 1024
 
@@ -202,7 +205,8 @@ class GroupCommit:
                 batch.finish()
             return
         self.batches += 1
-        inline = self._jobs is None or (not self._queue and len(d.writes) < THREAD_MIN_WRITES)
+        inline = self._jobs is None or (not self._queue and len(d.writes) < THREAD_MIN_WRITES
+                                        and _size(d.writes) < THREAD_MIN_BYTES)
         self._queue.append((d, batch))
         if inline:
             engine.write_detached(d)
@@ -248,3 +252,12 @@ class GroupCommit:
             staged.error = error
             self._queue.append((None, staged))
             gevent.get_hub().loop.run_callback(self._retire)
+
+
+def _size(writes: dict[bytes, bytes | None]) -> int:
+    """Bytes of the values in ``writes`` (called for small batches only)."""
+    n = 0
+    for v in writes.values():
+        if v is not None:
+            n += len(v)
+    return n

@@ -132,3 +132,23 @@ def test_a_failed_batch_fails_its_callbacks_and_every_later_one_then_writes_reco
     assert db.kv.get(b"again00002") is not None
     group.stop()
 
+
+def test_a_batch_big_in_bytes_is_written_on_the_writer_thread(db, monkeypatch):
+    import threading
+
+    group = GroupCommit(db)
+    group.start()
+    threads: list[str] = []
+    write = db.engine.write_detached
+
+    def record(d) -> None:
+        threads.append(threading.current_thread().name)
+        write(d)
+
+    monkeypatch.setattr(db.engine, "write_detached", record)
+    db.kv.set(b"small", b"v")
+    group.wait()
+    db.kv.set(b"big", b"v" * (commit_mod.THREAD_MIN_BYTES + 1))  # one write, many bytes
+    group.wait()
+    assert threads == [threading.main_thread().name, "ssdbpy-commit"]
+    group.stop()
