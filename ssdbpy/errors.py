@@ -104,3 +104,11 @@ class ConfigError(Exception):
 
 class StorageError(Exception):
     """The storage layer could not open or use a database."""
+
+
+class WriteFailed(ServerError):
+    """``["error"]``: LevelDB did not write a batch (disk full, read-only filesystem).
+
+    SSDB answers a failed LevelDB write with the bare status ``error``; the
+    cause goes to the log (once per episode), not to the client.
+    """

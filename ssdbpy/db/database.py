@@ -65,8 +65,10 @@ class Database:
 
     def rollback(self, sp: tuple[tuple[int, int], int]) -> None:
         self.engine.rollback(sp[0])
-        # records committed mid-command (a scan commits staged writes) stay numbered
-        self.binlog.last_seq = max(sp[1], self.binlog.committed_seq)
+        # records committed mid-command (a scan commits staged writes) stay numbered;
+        # after a failed write (engine abort) the sequence is already back, never forward
+        binlog = self.binlog
+        binlog.last_seq = min(binlog.last_seq, max(sp[1], binlog.committed_seq))
 
     def commit(self) -> None:
         self.engine.commit()

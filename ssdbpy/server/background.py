@@ -9,6 +9,7 @@ from gevent.event import Event
 
 from ssdbpy.db.database import Database
 from ssdbpy.db.ttl import now_ms
+from ssdbpy.errors import WriteFailed
 
 log = logging.getLogger("ssdbpy.background")
 
@@ -50,6 +51,8 @@ class Background:
                 due = ttl.next_due()
                 self._next_due = due
                 wait = EXPIRE_IDLE if due is None else min(max((due - now_ms()) / 1000.0, 0.001), EXPIRE_IDLE)
+            except WriteFailed:
+                wait = 1.0  # LevelDB takes no writes now (the engine logs the episode once)
             except Exception:
                 log.exception("expiry pass failed")
                 wait = 1.0
@@ -64,5 +67,7 @@ class Background:
                 if binlog.needs_trim() and not self.db.engine.dirty:
                     while binlog.trim_step():
                         gevent.sleep(0)
+            except WriteFailed:
+                gevent.sleep(1.0)  # LevelDB takes no writes now (the engine logs the episode once)
             except Exception:
                 log.exception("binlog trim failed")

@@ -13,7 +13,14 @@ one worker thread (LevelDB runs without the GIL) while the hub goes on
 executing the next requests, so several batches can be in flight; they are
 written one at a time, in order, and their callbacks run in that order.
 Small batches with nothing in flight are written at once on the hub: handing
-them to a thread costs more (thread wake-ups) than the write.
+them to a thread costs more (thread wake-ups) than the write.  A batch is small
+when it has few writes and few bytes: one 100 MB value takes LevelDB most of a
+second to write.
+
+When a batch fails (storage.engine: disk full, read-only filesystem), the
+engine discards every write after it; every batch after it then fails too,
+including the one being staged, and the callbacks get a WriteFailed (a
+connection turns it into ``error`` replies for its writes only).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import gevent
 from gevent.event import Event
 
 from ssdbpy.db.database import Database
+from ssdbpy.errors import WriteFailed
 
 if TYPE_CHECKING:
     from ssdbpy.storage.engine import Detached
@@ -58,8 +66,9 @@ class _Batch:
                 log.exception("after-commit callback failed")
 
 
-#: batches with fewer staged writes are written inline when nothing is in flight
+#: batches with fewer staged writes (and fewer bytes) are written inline when nothing is in flight
 THREAD_MIN_WRITES = 256
+THREAD_MIN_BYTES = 1 << 20
 #: staged writes at which a connection starts a batch before the loop turn ends
 KICK_WRITES = 1024
 
@@ -79,6 +88,7 @@ class GroupCommit:
         self._scheduled = False  # an end-of-turn commit is scheduled
         self._stopped = False
         self.batches = 0
+        self.engine.on_abort.append(self._aborted)
 
     def start(self) -> None:
         if self.threaded and self._writer_thread is None:
@@ -195,7 +205,8 @@ class GroupCommit:
                 batch.finish()
             return
         self.batches += 1
-        inline = self._jobs is None or (not self._queue and len(d.writes) < THREAD_MIN_WRITES)
+        inline = self._jobs is None or (not self._queue and len(d.writes) < THREAD_MIN_WRITES
+                                        and _size(d.writes) < THREAD_MIN_BYTES)
         self._queue.append((d, batch))
         if inline:
             engine.write_detached(d)
@@ -213,8 +224,40 @@ class GroupCommit:
                     return
                 try:
                     self.engine.finish(d)
+                except WriteFailed as exc:  # the engine logs the episode once
+                    batch.error = exc
                 except Exception as exc:  # noqa: BLE001 - reported to every waiter
                     log.exception("LevelDB write failed")
                     batch.error = exc
             queue.popleft()
             batch.finish()
+
+    def _aborted(self, failed: Detached, exc: BaseException) -> None:
+        """Engine callback: ``failed`` failed and every write after it was discarded.
+
+        The batches queued after it with writes fail in ``engine.finish``; the
+        ones without (their callbacks waited on the discarded writes) and the
+        batch being staged fail here.
+        """
+        error = WriteFailed()
+        error.__cause__ = exc
+        after = False
+        for d, batch in self._queue:
+            if d is failed:
+                after = True
+            elif after and d is None:
+                batch.error = error
+        staged, self._staged = self._staged, None
+        if staged is not None:
+            staged.error = error
+            self._queue.append((None, staged))
+            gevent.get_hub().loop.run_callback(self._retire)
+
+
+def _size(writes: dict[bytes, bytes | None]) -> int:
+    """Bytes of the values in ``writes`` (called for small batches only)."""
+    n = 0
+    for v in writes.values():
+        if v is not None:
+            n += len(v)
+    return n

@@ -33,7 +33,7 @@ from ssdbpy.commands import redis_compat
 from ssdbpy.commands.context import Context, ServerState
 from ssdbpy.commands.dispatch import execute, run
 from ssdbpy.commands.registry import COMMANDS, Backend
-from ssdbpy.errors import ProtocolError
+from ssdbpy.errors import ERROR, ProtocolError
 from ssdbpy.protocol.sniff import RequestParser
 from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.server.commit import CommitFailed, GroupCommit
@@ -49,6 +49,19 @@ _WAIT_SENT, _RESUMING = 1, 2  # Connection._backlog: waiting for the replies to 
 
 #: names whose handler must run on the connection's greenlet (see Command.blocking)
 _BLOCKING = frozenset(name for name, cmd in COMMANDS.items() if cmd.blocking)
+
+# --- replies to writes whose batch failed (disk full): SSDB's bare ``error`` ----------------
+#: write command names (a chunk remembers which of its replies answer one)
+_WRITES = frozenset(name for name, cmd in COMMANDS.items() if cmd.is_write)
+_FAILED_SSDB = encode_ssdb([ERROR])  # b"5\nerror\n\n", as SSDB 1.9.8 on a full disk
+_FAILED_RESP = b"-ERR \r\n"  # what SSDB 1.9.8 sends a RESP client then
+
+
+def _failed(reply: bytes) -> bytes:
+    """The reply a write gets when its batch failed; an error reply stays as it was."""
+    if reply[:1].isdigit():  # an SSDB packet
+        return _FAILED_SSDB if reply.startswith(b"2\nok\n") else reply
+    return reply if reply[:1] == b"-" else _FAILED_RESP
 
 #: RESP protocol version → Redis name → (command, reply descriptor) for the requests
 #: that translation only renames (redis_compat.direct_rows)
@@ -115,7 +128,7 @@ class Connection:
         "state", "group", "sock", "ip", "port", "ctx", "engine", "parser", "_feed", "_next", "_recv",
         "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate", "_direct",
         "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
-        "_counted", "_backlog", "_queued", "_limit", "_soft_timer",
+        "_counted", "_backlog", "_queued", "_limit", "_soft_timer", "_writes", "_aborts",
     )
 
     #: chunks of replies waiting for commits before the connection stops reading
@@ -162,6 +175,8 @@ class Connection:
         self._queued = 0  # bytes in _unsent and _sendq
         self._limit = state.output_limit
         self._soft_timer = None  # running while _queued is above the soft limit
+        self._writes: list[int] = []  # indexes in _out of the replies to write commands
+        self._aborts = 0  # engine.aborts before the first write in _out
 
     # --- reading on or off ---------------------------------------------------------------
     def _update_reader(self) -> None:
@@ -340,6 +355,10 @@ class Connection:
                 self._desc = desc
                 self._held = (args,)
                 return True
+            if args[0] in _WRITES:
+                if not self._writes:
+                    self._aborts = self.engine.aborts
+                self._writes.append(len(out))
             reply = execute(ctx, args) if cmd is None else run(ctx, cmd, args)
             if reply.__class__ is Backend:
                 self._desc = desc
@@ -362,26 +381,39 @@ class Connection:
         if not out:
             return
         self._out = []
-        data = out[0] if len(out) == 1 else b"".join(out)
+        if self._writes:
+            writes, self._writes = self._writes, []
+            # a write failed while this chunk ran (a scan's commit): its earlier writes are gone
+            done = partial(self._committed_writes, out, writes, self.engine.aborts != self._aborts)
+        else:
+            done = partial(self._committed, out[0] if len(out) == 1 else b"".join(out))
         self._deferred += 1
         if self.engine.dirty or self._deferred > 1:
-            self.group.after_commit(partial(self._committed, data))
+            self.group.after_commit(done)
             self.group.kick()
             if self._deferred >= self.MAX_DEFERRED:
                 self._update_reader()
         else:
-            self.group.after_turn(partial(self._committed, data))
+            self.group.after_turn(done)
 
     def _committed(self, data: bytes, error) -> None:
-        """After-commit callback: a chunk of replies may leave now."""
+        """After-commit callback: a chunk of replies may leave now.
+
+        With ``error`` (the batch failed, or the server is stopping) they leave
+        too: ``data`` holds no reply to a write (see ``_committed_writes``).
+        """
         self._deferred -= 1
         if self.closed:
             return
-        if error is not None:
-            self.close()
-            return
         self._write(data)
         self._after_send()
+
+    def _committed_writes(self, out: list[bytes], writes: list[int], aborted: bool, error) -> None:
+        """``_committed`` for a chunk with writes: if their batch failed, they get ``error``; reads are untouched."""
+        if error is not None or aborted:
+            for i in writes:
+                out[i] = _failed(out[i])
+        self._committed(out[0] if len(out) == 1 else b"".join(out), None)
 
     def _write(self, data: bytes) -> None:
         """Hand ``data`` to the socket after everything before it; the writer callback sends what it refuses."""
@@ -483,6 +515,7 @@ class Connection:
         # nothing received or unsent outlives the connection, whatever the references to it
         self.parser.close()
         self._out = []
+        self._writes = []
         self._sendq.clear()
         self._unsent = None
         self._queued = 0

@@ -9,6 +9,7 @@ are stored; the other types exist on the replication wire only.
 from __future__ import annotations
 
 import struct
+from collections import deque
 from typing import Callable, NamedTuple
 
 from ssdbpy.storage import keys
@@ -67,8 +68,11 @@ class Binlog:
         self.min_seq = 0
         self.last_seq = 0
         self._recover()
-        #: highest sequence already written to LevelDB (a rollback never goes below it)
+        #: highest sequence detached into a batch (a rollback never goes below it)
         self.committed_seq = self.last_seq
+        #: highest sequence known to be in LevelDB (a failed batch goes back to it)
+        self.durable_seq = self.last_seq
+        self._batch_seqs: deque[int] = deque()  # last sequence of each batch in flight, oldest first
         #: called after a commit that added records (replication wakes up)
         self.listeners: list[Callable[[], None]] = []
         #: lowest sequence a reader (a replication session) still needs, or None
@@ -77,6 +81,7 @@ class Binlog:
         self._unannounced = False  # records detached but not yet announced to listeners
         engine.on_detach.append(self._detached)
         engine.on_commit.append(self._committed)
+        engine.on_abort.append(self._aborted)
 
     def _recover(self) -> None:
         first = self.engine.first_key(keys.BINLOG, _END)
@@ -108,15 +113,25 @@ class Binlog:
     def _detached(self) -> None:
         # every record staged so far is now on its way to LevelDB: never renumber it
         self.committed_seq = self.last_seq
+        self._batch_seqs.append(self.last_seq)
         if self._written:
             self._written = False
             self._unannounced = True
 
     def _committed(self) -> None:
+        if self._batch_seqs:
+            self.durable_seq = self._batch_seqs.popleft()
         if self._unannounced:
             self._unannounced = False
             for cb in self.listeners:
                 cb()
+
+    def _aborted(self, _batch, _exc) -> None:
+        # the failed batch and everything after it is gone: number the next record
+        # right after the last one in LevelDB (no gap, and no number used twice)
+        self._batch_seqs.clear()
+        self.last_seq = self.committed_seq = self.durable_seq
+        self._written = False
 
     # --- reading --------------------------------------------------------------
     def get(self, seq: int) -> Record | None:

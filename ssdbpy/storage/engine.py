@@ -7,19 +7,59 @@ any reply of the batch is sent, so a reply always describes data that is in
 LevelDB.  ``savepoint()``/``rollback()`` undo the staged writes of a single
 command that failed half-way.  Iteration commits the overlay first, so scans
 always see every earlier write.
+
+A failed write (disk full, read-only filesystem) fails its batch and every
+batch detached after it: their writes may have been computed from the failed
+ones (a counter, a hash size), so they are discarded too, with the staged
+writes (``on_abort``).  No LevelDB write is attempted after a failure until the
+database has been reopened: LevelDB 1.22 goes on appending to its log after a
+failed append, but the log's framing is then off, and on the next open it
+drops the records written after the failure (measured: 300 of 300 writes
+acknowledged after freeing the disk were lost), and a failed compaction makes
+every later write fail until a reopen anyway.  ``detach`` reopens once the
+filesystem has room and takes a write again (checked at most every
+``RETRY_INTERVAL``), with nothing in flight.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from typing import Callable, Iterator
 
 import plyvel
 
-from ssdbpy.errors import StorageError
+from ssdbpy.errors import StorageError, WriteFailed
+
+log = logging.getLogger("ssdbpy.storage")
 
 _MISSING = object()
+
+#: s between checks whether a failed database can take writes again
+RETRY_INTERVAL = 0.1
+#: longest wait between two reopen attempts (the wait doubles after a reopen that did not help)
+REOPEN_WAIT_MAX = 5.0
+#: free bytes wanted beyond the memtable (which a reopen writes out) before reopening
+ROOM_MARGIN = 1 << 20
+_PROBE = b"x" * (64 << 10)
+
+
+class _Closed:
+    """Stands in for the plyvel DB when reopening it failed: every use tries the reopen
+    again (from the main thread, at most every RETRY_INTERVAL) and fails until it works."""
+
+    def __init__(self, engine: "Engine", exc: BaseException) -> None:
+        self.engine = engine
+        self.exc = exc
+
+    def __getattr__(self, name: str):
+        if threading.current_thread() is threading.main_thread():
+            self.engine._recover()
+            if self.engine._db is not self:
+                return getattr(self.engine._db, name)
+        raise StorageError(f"database unavailable (reopen failed: {self.exc})")
 
 
 class Detached:
@@ -46,17 +86,17 @@ class Engine:
         compression: bool = True,
     ) -> None:
         self.path = path
+        self._options = dict(
+            create_if_missing=True,
+            lru_cache_size=max(cache_size_mb, 1) << 20,
+            block_size=max(block_size_kb, 1) << 10,
+            write_buffer_size=max(write_buffer_size_mb, 1) << 20,
+            max_open_files=max_open_files,
+            bloom_filter_bits=10,
+            compression="snappy" if compression else None,
+        )
         try:
-            self._db = plyvel.DB(
-                path,
-                create_if_missing=True,
-                lru_cache_size=max(cache_size_mb, 1) << 20,
-                block_size=max(block_size_kb, 1) << 10,
-                write_buffer_size=max(write_buffer_size_mb, 1) << 20,
-                max_open_files=max_open_files,
-                bloom_filter_bits=10,
-                compression="snappy" if compression else None,
-            )
+            self._db = plyvel.DB(path, **self._options)
         except (plyvel.Error, OSError) as exc:
             raise StorageError(f"could not open db: {path}: {exc}") from exc
         self._pending: dict[bytes, bytes | None] = {}
@@ -68,6 +108,15 @@ class Engine:
         self.on_commit: list[Callable[[], None]] = []
         #: called when staged writes become a batch that can no longer be rolled back
         self.on_detach: list[Callable[[], None]] = []
+        #: called with (failed batch, error) when a failed write discarded every later write
+        self.on_abort: list[Callable[[Detached, BaseException], None]] = []
+        #: failures so far (each discards the writes staged or detached after the failed batch)
+        self.aborts = 0
+        #: the write error of the current episode; while set, no write reaches LevelDB
+        self.failure: BaseException | None = None
+        self._episode: list = []  # [start (monotonic), failed batches] while failing
+        self._retry_at = 0.0
+        self._reopen_wait = RETRY_INTERVAL
         self.closed = False
 
     # --- point access -------------------------------------------------------
@@ -147,16 +196,21 @@ class Engine:
         """
         if not self._pending:
             return None
-        # built here, on the thread that owns the overlay: the writing thread then
-        # only runs LevelDB (no GIL), instead of contending for the GIL per key
-        wb = self._db.write_batch()
-        put = wb.put
-        delete = wb.delete
-        for k, v in self._pending.items():
-            if v is None:
-                delete(k)
-            else:
-                put(k, v)
+        if self.failure is not None:
+            self._recover()
+        if self.failure is not None:
+            wb = None  # refused by write_detached
+        else:
+            # built here, on the thread that owns the overlay: the writing thread then
+            # only runs LevelDB (no GIL), instead of contending for the GIL per key
+            wb = self._db.write_batch()
+            put = wb.put
+            delete = wb.delete
+            for k, v in self._pending.items():
+                if v is None:
+                    delete(k)
+                else:
+                    put(k, v)
         d = Detached(self._pending, wb)
         self._pending = {}
         self._undo.clear()
@@ -167,22 +221,107 @@ class Engine:
         return d
 
     def write_detached(self, d: Detached) -> None:
+        """Write ``d`` (any thread); after a failed write, refuse every batch until the reopen."""
         try:
-            d.batch.write()  # atomic; LevelDB runs without the GIL
+            failure = self.failure
+            if failure is not None:
+                d.error = failure  # detached after (or during) a failure: never written
+            else:
+                d.batch.write()  # atomic; LevelDB runs without the GIL
         except BaseException as exc:  # noqa: BLE001 - re-raised by finish()
             d.error = exc
+            self.failure = exc  # the writes after this one must not reach LevelDB
         finally:
             d.done.set()
 
     def finish(self, d: Detached) -> None:
-        """Retire a written batch; raises if its write failed."""
+        """Retire a written batch; raises WriteFailed if its write failed.
+
+        The first failed batch to be finished discards every write after it:
+        the staged ones and the later in-flight batches (refused by
+        ``write_detached``), and tells ``on_abort``.
+        """
         if d in self._inflight:
             self._inflight.remove(d)
             if d.error is None:
+                self._reopen_wait = RETRY_INTERVAL
                 for cb in self.on_commit:
                     cb()
+            else:
+                self._abort(d)
         if d.error is not None:
-            raise StorageError(f"LevelDB write failed: {d.error}") from d.error
+            raise WriteFailed() from d.error
+
+    def _abort(self, d: Detached) -> None:
+        exc = d.error
+        assert exc is not None
+        if not self._episode:
+            self._episode = [time.monotonic(), 0]
+            self._retry_at = time.monotonic() + RETRY_INTERVAL
+            log.error("LevelDB write failed (%s): %s; writes get error replies until it is writable again",
+                      self.path, _describe(exc))
+        self._episode[1] += 1
+        self.failure = self.failure or exc
+        for later in self._inflight:
+            later.writes = {}  # refused by write_detached; point reads stop seeing them now
+        self._pending = {}
+        self._undo.clear()
+        self._generation += 1  # a savepoint taken before this undoes nothing
+        self.aborts += 1
+        for cb in self.on_abort:
+            cb(d, exc)
+
+    def _recover(self) -> None:
+        """After a failure: reopen the database once the filesystem can take writes again.
+
+        Runs on the hub (from ``detach``) with nothing in flight, so no batch
+        built on the old handle is written to the new one.  Iterators and
+        snapshots open on the old handle fail from then on.
+        """
+        now = time.monotonic()
+        if self._inflight or now < self._retry_at:
+            return
+        self._retry_at = now + RETRY_INTERVAL
+        if not self._has_room():
+            return
+        self._retry_at = now + self._reopen_wait
+        self._reopen_wait = min(self._reopen_wait * 2, REOPEN_WAIT_MAX)
+        try:
+            if not isinstance(self._db, _Closed):
+                self._db.close()
+            self._db = plyvel.DB(self.path, **self._options)
+        except Exception as exc:  # noqa: BLE001 - reads fail until a later attempt opens it
+            if not isinstance(self._db, _Closed):
+                log.error("LevelDB reopen failed (%s): %s", self.path, _describe(exc))
+            self._db = _Closed(self, exc)  # type: ignore[assignment]
+            return
+        start, failed = self._episode or [now, 0]
+        log.warning("LevelDB writable again (%s) after %.1f s and %d failed write batches: reopened",
+                    self.path, now - start, failed)
+        self._episode = []
+        self.failure = None
+
+    def _has_room(self) -> bool:
+        """Room for the memtable a reopen writes out, and a probe write succeeds."""
+        try:
+            st = os.statvfs(self.path)
+            need = ROOM_MARGIN
+            if not isinstance(self._db, _Closed):
+                need += int(self._db.get_property(b"leveldb.approximate-memory-usage") or 0)
+            if st.f_bavail * st.f_frsize < need:
+                return False
+            probe = os.path.join(self.path, "ssdbpy-probe.tmp")
+            try:
+                with open(probe, "wb") as f:
+                    f.write(_PROBE)
+                    f.flush()
+                    os.fsync(f.fileno())
+            finally:
+                if os.path.exists(probe):
+                    os.unlink(probe)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def _drain(self) -> None:
         """Wait (blocking this thread) until every in-flight batch is written."""
@@ -260,9 +399,17 @@ class Engine:
     def close(self) -> None:
         if self.closed:
             return
-        self.commit()
-        self._db.close()
-        self.closed = True
+        try:
+            self.commit()
+        finally:
+            if not isinstance(self._db, _Closed):
+                self._db.close()
+            self.closed = True
+
+
+def _describe(exc: BaseException) -> str:
+    msg = exc.args[0] if exc.args else exc
+    return msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
 
 
 def _reverse(src, start, stop, include_start: bool, include_stop: bool, keys_only: bool) -> Iterator:

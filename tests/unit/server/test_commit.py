@@ -84,3 +84,71 @@ def test_stop_fails_waiting_callbacks_and_later_ones(db):
     assert len(errors) == 2 and isinstance(errors[1], CommitFailed)
     with pytest.raises(CommitFailed):
         group.wait()
+
+
+def test_a_failed_batch_fails_its_callbacks_and_every_later_one_then_writes_recover(db, monkeypatch):
+    from tests.unit.storage.test_engine_failure import FailingDB
+
+    from ssdbpy.errors import WriteFailed
+
+    monkeypatch.setattr(commit_mod, "THREAD_MIN_WRITES", 1)  # every batch on the writer thread
+    fdb = db.engine._db = FailingDB(db.engine._db)
+    group = GroupCommit(db)
+    group.start()
+    results: list[tuple[int, object]] = []
+
+    def done(i: int):
+        return lambda error: results.append((i, error))
+
+    def producer() -> None:
+        _stage(db, b"ok", 3)
+        group.after_commit(done(0))
+        group._commit()
+        group.wait()
+        fdb.fail = True
+        for i in (1, 2):  # in flight together: 2 is refused, since it may build on 1
+            _stage(db, b"f%d" % i, 3)
+            group.after_commit(done(i))
+            group._commit()
+        group.after_commit(done(3))  # a read waiting behind them
+        _stage(db, b"f3", 3)
+        group.after_commit(done(4))  # staged: discarded with the failure
+
+    gevent.spawn(producer).join()
+    for _ in range(500):
+        if len(results) == 5:
+            break
+        gevent.sleep(0.01)
+    assert [i for i, _ in results] == [0, 1, 2, 3, 4]
+    assert results[0][1] is None
+    assert all(isinstance(e, WriteFailed) for _, e in results[1:]), results
+    assert db.kv.get(b"ok00002") is not None
+    assert [db.kv.get(b"f%d00000" % i) for i in (1, 2, 3)] == [None] * 3 and not db.engine.dirty
+    # the disk has room again: the next batch reopens the database and is written
+    monkeypatch.setattr(db.engine, "_has_room", lambda: True)
+    db.engine._retry_at = 0
+    _stage(db, b"again", 3)
+    group.wait()
+    assert db.kv.get(b"again00002") is not None
+    group.stop()
+
+
+def test_a_batch_big_in_bytes_is_written_on_the_writer_thread(db, monkeypatch):
+    import threading
+
+    group = GroupCommit(db)
+    group.start()
+    threads: list[str] = []
+    write = db.engine.write_detached
+
+    def record(d) -> None:
+        threads.append(threading.current_thread().name)
+        write(d)
+
+    monkeypatch.setattr(db.engine, "write_detached", record)
+    db.kv.set(b"small", b"v")
+    group.wait()
+    db.kv.set(b"big", b"v" * (commit_mod.THREAD_MIN_BYTES + 1))  # one write, many bytes
+    group.wait()
+    assert threads == [threading.main_thread().name, "ssdbpy-commit"]
+    group.stop()
