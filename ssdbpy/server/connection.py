@@ -45,9 +45,14 @@ _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}, as SS
 _LINGER_OFF = b"\x00\x00\x00\x00\x00\x00\x00\x00"  # struct linger {0, 0}
 _SIOCOUTQ = 0x5411  # TIOCOUTQ
 _READ, _WRITE = 1, 2  # libev event masks
+#: replies of more blocks are encoded without holding the loop when the greenlet serves the connection
+RENDER_OFF_LOOP = 20000
+RENDER_SLICE = 4096  # blocks encoded between two pauses
 
-#: names whose handler must run on the connection's greenlet (see Command.blocking)
-_BLOCKING = frozenset(name for name, cmd in COMMANDS.items() if cmd.blocking)
+#: names whose handler must (``blocking``) or may (``long``) run on the connection's greenlet
+_HELD = {name: cmd for name, cmd in COMMANDS.items() if cmd.blocking or cmd.long is not None}
+#: write commands: moved to the greenlet too while the write gate is held (flushdb runs)
+_WRITES = frozenset(name for name, cmd in COMMANDS.items() if cmd.is_write)
 
 #: RESP protocol version → Redis name → (command, reply descriptor) for the requests
 #: that translation only renames (redis_compat.direct_rows)
@@ -262,6 +267,7 @@ class Connection:
         ctx = self.ctx
         desc = self._desc
         direct = self._direct
+        gate = self.state.write_gate
         while True:
             try:
                 req = next_request()
@@ -289,10 +295,13 @@ class Connection:
                         direct = self._direct = _DIRECT[self._proto]
                         out.append(text)
                         continue
-            if not in_greenlet and (cmd.blocking if cmd is not None else args[0] in _BLOCKING):
-                self._desc = desc
-                self._held = (args,)
-                return True
+            if not in_greenlet:
+                held = _HELD.get(args[0])
+                if (held is not None and (held.blocking or held.long(ctx, args))) or (
+                        gate.held and args[0] in _WRITES):
+                    self._desc = desc
+                    self._held = (args,)
+                    return True
             reply = execute(ctx, args) if cmd is None else run(ctx, cmd, args)
             if reply.__class__ is Backend:
                 self._desc = desc
@@ -300,11 +309,32 @@ class Connection:
                     return reply
                 self._held = (reply,)
                 return True
-            out.append(encode_ssdb(reply) if desc is None else desc.render(reply))
+            if in_greenlet:
+                self._desc = desc
+                out.append(self._render(reply))
+            else:
+                out.append(encode_ssdb(reply) if desc is None else desc.render(reply))
 
     def _render(self, reply) -> bytes:
+        """Encode a reply on the greenlet, a big one (a long command's) without holding the loop.
+
+        SSDB packets are encoded in slices with ``state.pause()`` between them;
+        RESP descriptors render a whole reply, so a big one is rendered on a
+        worker thread (pure code; the GIL changes hands every few ms).
+        """
         desc = self._desc
-        return encode_ssdb(reply) if desc is None else desc.render(reply)
+        if len(reply) <= RENDER_OFF_LOOP:
+            return encode_ssdb(reply) if desc is None else desc.render(reply)
+        if desc is not None:
+            return self.state.run_blocking(desc.render, reply)
+        pause = self.state.pause
+        parts = []
+        for i in range(0, len(reply), RENDER_SLICE):
+            parts.append(encode_ssdb(reply[i : i + RENDER_SLICE])[:-1])  # the blocks, without the packet's end
+            if pause is not None:
+                pause()
+        parts.append(b"\n")
+        return b"".join(parts)
 
     # --- sending ----------------------------------------------------------------------------
     def _flush(self) -> None:

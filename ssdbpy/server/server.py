@@ -17,6 +17,7 @@ from ssdbpy.errors import StorageError
 from ssdbpy.server.background import Background
 from ssdbpy.server.commit import GroupCommit
 from ssdbpy.server.connection import serve_connection
+from ssdbpy.server.pace import GeventWriteGate, Pace
 
 log = logging.getLogger("ssdbpy.server")
 
@@ -56,6 +57,8 @@ class Server:
         self.state.run_blocking = self._run_blocking
         self.background = Background(self.db)
         self.group = GroupCommit(self.db)
+        self.state.pause = Pace(self.group)
+        self.state.write_gate = GeventWriteGate()
         self._server: StreamServer | None = None
         self._stopped = Event()
         self._closed = False
