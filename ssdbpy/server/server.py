@@ -99,7 +99,8 @@ class Server:
                 log.exception("stop hook failed")
         if self._server is not None:
             self._server.close()  # stop accepting
-            # connections are idle between requests (handlers never yield mid-request)
+            # connections are idle between requests, except long ones (scans, clears, flushdb)
+            # that yield between slices: killed there, they stop after their last committed slice
             self._server.stop(timeout=min(timeout, 0.5))
         self.background.stop()
         self.group.stop()
