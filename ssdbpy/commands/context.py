@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ssdbpy import errors
 
@@ -47,6 +47,30 @@ class KeyRange:
         return (not self._start or key > self._start) and (not self._end or key <= self._end)
 
 
+class WriteGate:
+    """Holds write requests back while a command that must not interleave with them runs (flushdb).
+
+    This one is for inline use (tests, tools): nothing runs concurrently, so
+    ``wait`` has nothing to wait for.  The server installs one whose ``wait``
+    blocks the calling greenlet until ``release``.
+    """
+
+    held = False
+    #: the Context holding the gate
+    owner: Any = None
+
+    def hold(self, owner: Any) -> None:
+        self.held = True
+        self.owner = owner
+
+    def release(self) -> None:
+        self.held = False
+        self.owner = None
+
+    def wait(self) -> None:
+        pass
+
+
 class ServerState:
     """Everything commands share: the database, security settings, counters.
 
@@ -73,6 +97,12 @@ class ServerState:
         self.output_limit = OutputLimit()
         #: run a blocking function off the hub (set by the server; default: inline)
         self.run_blocking = lambda fn, *a: fn(*a)
+        #: called between slices of a long command: lets the other connections run once the
+        #: current slice has run long enough (staged writes committed first); returns True if
+        #: it did.  None (the default, and inline): never yields.
+        self.pause: Callable[[], bool] | None = None
+        #: write requests wait while it is held (see WriteGate; the server installs its own)
+        self.write_gate = WriteGate()
 
     def total_calls(self) -> int:
         from ssdbpy.commands.registry import COMMANDS
@@ -83,7 +113,7 @@ class ServerState:
 class Context:
     """One client connection's view: server state plus per-link flags."""
 
-    __slots__ = ("server", "db", "authed", "ignore_key_range", "peer_ip", "peer_port", "link")
+    __slots__ = ("server", "db", "authed", "ignore_key_range", "peer_ip", "peer_port", "link", "savepoint")
 
     def __init__(self, server: ServerState, peer_ip: str = "127.0.0.1", peer_port: int = 0) -> None:
         self.server = server
@@ -93,6 +123,25 @@ class Context:
         self.peer_ip = peer_ip
         self.peer_port = peer_port
         self.link: Any = None
+        #: where a failing write command's staged writes are rolled back to (dispatch.run);
+        #: None while a read runs
+        self.savepoint: Any = None
+
+    def cooperate(self) -> None:
+        """Between two slices of a long command: let the other connections run.
+
+        A no-op inline and in event-loop callbacks (only a command registered
+        ``long`` runs where it may yield).  Before yielding, every write staged
+        so far is committed, so that nothing this command staged can be undone
+        by a rollback of another connection, and nothing they stage can be
+        undone by ours: a write command's rollback point moves to the resume.
+        """
+        pause = self.server.pause
+        if pause is not None and pause() and self.savepoint is not None:
+            gate = self.server.write_gate
+            if gate.held and gate.owner is not self:
+                gate.wait()  # a long write started before flushdb goes on after it
+            self.savepoint = self.db.savepoint()
 
     def check_kv_range(self, key: bytes) -> None:
         kr = self.server.kv_range

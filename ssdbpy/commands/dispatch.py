@@ -36,7 +36,13 @@ def run(ctx: Context, cmd: Command, args: list[bytes]):
     if len(args) < cmd.arity:
         cmd.calls += 1
         return cmd.arity_error().blocks()
-    sp = ctx.db.savepoint() if is_write else None
+    if is_write:
+        gate = ctx.server.write_gate
+        if gate.held:
+            gate.wait()  # flushdb runs: the connection brought this request to its greenlet
+        sp = ctx.savepoint = ctx.db.savepoint()
+    else:
+        sp = ctx.savepoint = None
     t0 = perf_counter()
     try:
         reply = cmd.handler(ctx, args)
@@ -46,7 +52,9 @@ def run(ctx: Context, cmd: Command, args: list[bytes]):
         # a bug or a storage failure: undo this command's staged writes
         log.exception("command %r failed", cmd.name)
         if sp is not None:
-            ctx.db.rollback(sp)
+            # the savepoint moves on when a long command commits and yields between
+            # slices (Context.cooperate): the other connections' writes are never undone
+            ctx.db.rollback(ctx.savepoint)
         reply = _SERVER_ERROR
     cmd.calls += 1
     cmd.time_proc += (perf_counter() - t0) * 1000.0

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, ok_pairs
+from ssdbpy.commands.pacing import hash_over, limit_at, many_args
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.db.slices import STEP, collect, collect_flat
 
 OK = errors.OK
 OK1 = [OK, b"1"]
@@ -57,9 +59,10 @@ def hexists(ctx, args):
     return OK1 if ctx.db.hash.get(args[1], args[2]) is not None else OK0
 
 
-@command("hclear", 2, WRITE)
+@command("hclear", 2, WRITE, long=hash_over())
 def hclear(ctx, args):
-    return [OK, str(ctx.db.hash.clear(args[1])).encode()]
+    ctx.cooperate()
+    return [OK, str(ctx.db.hash.clear(args[1], ctx.cooperate)).encode()]
 
 
 @command("hfix", 2, WRITE)
@@ -67,39 +70,52 @@ def hfix(ctx, args):
     return [OK, str(ctx.db.hash.fix(args[1])).encode()]
 
 
-@command("hgetall", 2, READ)
+# Long scans run in slices (db.slices) over one iterator: the same reply as at once.
+def _pairs(ctx, pairs) -> list[bytes]:
+    ctx.cooperate()  # a long request starts with the overlay committed (off the loop)
+    return collect_flat(pairs, ctx.cooperate, [OK])
+
+
+def _column(ctx, pairs, i: int) -> list[bytes]:
+    ctx.cooperate()
+    return collect((p[i] for p in pairs), ctx.cooperate, [OK])
+
+
+@command("hgetall", 2, READ, long=hash_over())
 def hgetall(ctx, args):
-    return ok_pairs(ctx.db.hash.scan(args[1], b"", b"", HGETALL_LIMIT))
+    return _pairs(ctx, ctx.db.hash.scan(args[1], b"", b"", HGETALL_LIMIT))
 
 
-@command("hscan", 5, READ)
+@command("hscan", 5, READ, long=hash_over(4))
 def hscan(ctx, args):
-    return ok_pairs(ctx.db.hash.scan(args[1], args[2], args[3], uint64(args[4])))
+    return _pairs(ctx, ctx.db.hash.scan(args[1], args[2], args[3], uint64(args[4])))
 
 
-@command("hrscan", 5, READ)
+@command("hrscan", 5, READ, long=hash_over(4))
 def hrscan(ctx, args):
-    return ok_pairs(ctx.db.hash.rscan(args[1], args[2], args[3], uint64(args[4])))
+    return _pairs(ctx, ctx.db.hash.rscan(args[1], args[2], args[3], uint64(args[4])))
 
 
-@command("hkeys", 5, READ)
+@command("hkeys", 5, READ, long=hash_over(4))
 def hkeys(ctx, args):
-    return [OK] + [f for f, _ in ctx.db.hash.scan(args[1], args[2], args[3], uint64(args[4]))]
+    return _column(ctx, ctx.db.hash.scan(args[1], args[2], args[3], uint64(args[4])), 0)
 
 
-@command("hvals", 5, READ)
+@command("hvals", 5, READ, long=hash_over(4))
 def hvals(ctx, args):
-    return [OK] + [v for _, v in ctx.db.hash.scan(args[1], args[2], args[3], uint64(args[4]))]
+    return _column(ctx, ctx.db.hash.scan(args[1], args[2], args[3], uint64(args[4])), 1)
 
 
-@command("hlist", 4, READ)
+@command("hlist", 4, READ, long=limit_at(3))
 def hlist(ctx, args):
-    return [OK] + ctx.db.hash.list_names(args[1], args[2], uint64(args[3]))
+    ctx.cooperate()
+    return [OK] + ctx.db.hash.list_names(args[1], args[2], uint64(args[3]), cooperate=ctx.cooperate)
 
 
-@command("hrlist", 4, READ)
+@command("hrlist", 4, READ, long=limit_at(3))
 def hrlist(ctx, args):
-    return [OK] + ctx.db.hash.list_names(args[1], args[2], uint64(args[3]), True)
+    ctx.cooperate()
+    return [OK] + ctx.db.hash.list_names(args[1], args[2], uint64(args[3]), True, cooperate=ctx.cooperate)
 
 
 # --- multi -------------------------------------------------------------------
@@ -117,16 +133,18 @@ def multi_hset(ctx, args):
     return [OK, str(n).encode()]
 
 
-@command("multi_hget", 3, READ)
+@command("multi_hget", 3, READ, long=many_args)
 def multi_hget(ctx, args):
-    h = ctx.db.hash
+    get = ctx.db.hash.get
     name = args[1]
     out = [OK]
-    for f in args[2:]:
-        v = h.get(name, f)
-        if v is not None:
-            out.append(f)
-            out.append(v)
+    for lo in range(2, len(args), STEP):
+        for f in args[lo : lo + STEP]:
+            v = get(name, f)
+            if v is not None:
+                out.append(f)
+                out.append(v)
+        ctx.cooperate()
     return out
 
 
@@ -140,22 +158,26 @@ def multi_hdel(ctx, args):
     return [OK, str(n).encode()]
 
 
-@command("multi_hexists", 3, READ)
+@command("multi_hexists", 3, READ, long=many_args)
 def multi_hexists(ctx, args):
-    h = ctx.db.hash
+    get = ctx.db.hash.get
     name = args[1]
     out = [OK]
-    for f in args[2:]:
-        out.append(f)
-        out.append(b"1" if h.get(name, f) is not None else b"0")
+    for lo in range(2, len(args), STEP):
+        for f in args[lo : lo + STEP]:
+            out.append(f)
+            out.append(b"1" if get(name, f) is not None else b"0")
+        ctx.cooperate()
     return out
 
 
-@command("multi_hsize", 2, READ)
+@command("multi_hsize", 2, READ, long=many_args)
 def multi_hsize(ctx, args):
-    h = ctx.db.hash
+    size = ctx.db.hash.size
     out = [OK]
-    for name in args[1:]:
-        out.append(name)
-        out.append(str(h.size(name)).encode())
+    for lo in range(1, len(args), STEP):
+        for name in args[lo : lo + STEP]:
+            out.append(name)
+            out.append(str(size(name)).encode())
+        ctx.cooperate()
     return out

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, ok_pairs
+from ssdbpy.commands.pacing import limit_at, many_args
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.db.slices import STEP, collect, collect_flat
 from ssdbpy.storage.keys import MAX_NAME
 
 OK = errors.OK
@@ -268,15 +270,18 @@ def multi_set(ctx, args):
     return [OK, str(len(pairs)).encode()]
 
 
-@command("multi_get", 2, READ)
+@command("multi_get", 2, READ, long=many_args)
 def multi_get(ctx, args):
-    kv = ctx.db.kv
+    """A long request yields between slices of keys (each key read as it is reached, as SSDB)."""
+    get = ctx.db.kv.get
     out = [OK]
-    for k in args[1:]:
-        v = kv.get(k)
-        if v is not None:
-            out.append(k)
-            out.append(v)
+    for lo in range(1, len(args), STEP):
+        for k in args[lo : lo + STEP]:
+            v = get(k)
+            if v is not None:
+                out.append(k)
+                out.append(v)
+        ctx.cooperate()
     return out
 
 
@@ -291,32 +296,45 @@ def multi_del(ctx, args):
     return [OK, str(len(args) - 1).encode()]
 
 
-@command("multi_exists", 2, READ)
+@command("multi_exists", 2, READ, long=many_args)
 def multi_exists(ctx, args):
-    kv = ctx.db.kv
+    exists = ctx.db.kv.exists
     out = [OK]
-    for k in args[1:]:
-        out.append(k)
-        out.append(b"1" if kv.exists(k) else b"0")
+    for lo in range(1, len(args), STEP):
+        for k in args[lo : lo + STEP]:
+            out.append(k)
+            out.append(b"1" if exists(k) else b"0")
+        ctx.cooperate()
     return out
 
 
 # --- scans -------------------------------------------------------------------
-@command("scan", 4, READ)
+# Long scans run in slices (db.slices) over one iterator: the same reply as at once.
+def _keys(ctx, pairs) -> list[bytes]:
+    ctx.cooperate()  # a long request starts with the overlay committed (off the loop)
+    return collect((k for k, _ in pairs), ctx.cooperate, [OK])
+
+
+def _pairs(ctx, pairs) -> list[bytes]:
+    ctx.cooperate()
+    return collect_flat(pairs, ctx.cooperate, [OK])
+
+
+@command("scan", 4, READ, long=limit_at(3))
 def scan(ctx, args):
-    return ok_pairs(ctx.db.kv.scan(args[1], args[2], uint64(args[3])))
+    return _pairs(ctx, ctx.db.kv.scan(args[1], args[2], uint64(args[3])))
 
 
-@command("rscan", 4, READ)
+@command("rscan", 4, READ, long=limit_at(3))
 def rscan(ctx, args):
-    return ok_pairs(ctx.db.kv.rscan(args[1], args[2], uint64(args[3])))
+    return _pairs(ctx, ctx.db.kv.rscan(args[1], args[2], uint64(args[3])))
 
 
-@command("keys", 4, READ)
+@command("keys", 4, READ, long=limit_at(3))
 def keys_(ctx, args):
-    return [OK] + [k for k, _ in ctx.db.kv.scan(args[1], args[2], uint64(args[3]))]
+    return _keys(ctx, ctx.db.kv.scan(args[1], args[2], uint64(args[3])))
 
 
-@command("rkeys", 4, READ)
+@command("rkeys", 4, READ, long=limit_at(3))
 def rkeys(ctx, args):
-    return [OK] + [k for k, _ in ctx.db.kv.rscan(args[1], args[2], uint64(args[3]))]
+    return _keys(ctx, ctx.db.kv.rscan(args[1], args[2], uint64(args[3])))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
+from ssdbpy.commands.pacing import limit_at, queue_over
 from ssdbpy.commands.registry import READ, WRITE, command
 
 OK = errors.OK
@@ -103,12 +104,13 @@ def qget(ctx, args):
     return NOT_FOUND if item is None else [OK, item]
 
 
-@command("qslice", 4, READ)
+@command("qslice", 4, READ, long=queue_over())
 def qslice(ctx, args):
-    return [OK] + ctx.db.queue.slice(args[1], int64(args[2]), int64(args[3]))
+    ctx.cooperate()  # a long request starts with the overlay committed (off the loop)
+    return [OK] + ctx.db.queue.slice(args[1], int64(args[2]), int64(args[3]), ctx.cooperate)
 
 
-@command("qrange", 4, READ)
+@command("qrange", 4, READ, long=queue_over())
 def qrange(ctx, args):
     """``qslice(offset, offset+limit-1)``; a negative limit means to the end.
 
@@ -117,17 +119,20 @@ def qrange(ctx, args):
     begin = int64(args[2])
     limit = int64(args[3])
     end = wrap_int64(begin + limit - 1) if limit >= 0 else -1
-    return [OK] + ctx.db.queue.slice(args[1], begin, end)
+    ctx.cooperate()
+    return [OK] + ctx.db.queue.slice(args[1], begin, end, ctx.cooperate)
 
 
-@command("qlist", 4, READ)
+@command("qlist", 4, READ, long=limit_at(3))
 def qlist(ctx, args):
-    return [OK] + ctx.db.queue.list_names(args[1], args[2], uint64(args[3]))
+    ctx.cooperate()
+    return [OK] + ctx.db.queue.list_names(args[1], args[2], uint64(args[3]), cooperate=ctx.cooperate)
 
 
-@command("qrlist", 4, READ)
+@command("qrlist", 4, READ, long=limit_at(3))
 def qrlist(ctx, args):
-    return [OK] + ctx.db.queue.list_names(args[1], args[2], uint64(args[3]), True)
+    ctx.cooperate()
+    return [OK] + ctx.db.queue.list_names(args[1], args[2], uint64(args[3]), True, cooperate=ctx.cooperate)
 
 
 # --- other writes ------------------------------------------------------------------
@@ -140,9 +145,10 @@ def qset(ctx, args):
     return OK_ONLY if ok else _INDEX_RANGE
 
 
-@command("qclear", 2, WRITE)
+@command("qclear", 2, WRITE, long=queue_over())
 def qclear(ctx, args):
-    return [OK, str(ctx.db.queue.clear(args[1])).encode()]
+    ctx.cooperate()
+    return [OK, str(ctx.db.queue.clear(args[1], ctx.cooperate)).encode()]
 
 
 @command("qfix", 2, WRITE)

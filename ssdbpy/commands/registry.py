@@ -14,6 +14,8 @@ from typing import Any, Callable
 from ssdbpy import errors
 
 Handler = Callable[[Any, list[bytes]], Any]
+#: ``long(ctx, args) -> bool``: whether a request may take more than a few milliseconds
+LongTest = Callable[[Any, list[bytes]], bool]
 
 #: flag letters as in SSDB's registration strings
 READ_INLINE = "r"
@@ -39,6 +41,10 @@ class Command:
     #: the handler may wait (for a thread, a greenlet): run it on the connection's own greenlet,
     #: not in the event loop's callback that serves ordinary requests
     blocking: bool = False
+    #: the request may be long (a big scan, clear, flushdb): when ``long(ctx, args)`` says so it
+    #: runs on the connection's greenlet, where ``ctx.cooperate()`` between slices lets the
+    #: other connections run; short requests of the same command stay in the callback
+    long: LongTest | None = None
 
     def __post_init__(self) -> None:
         self.is_write = self.flags in (WRITE, WRITE_INLINE)
@@ -65,18 +71,23 @@ def command(
     *,
     arity_error: Callable[[], errors.SSDBError] | None = None,
     blocking: bool = False,
+    long: LongTest | None = None,
 ):
     """Register ``handler`` as command ``name`` needing at least ``arity`` blocks (name included).
 
     ``blocking``: the handler may wait on gevent (a thread pool, another
-    greenlet); backend commands always may.
+    greenlet); backend commands always may.  ``long``: a cheap test of the
+    request (``long(ctx, args)``, args possibly shorter than ``arity``) saying
+    that the handler may run long and must call ``ctx.cooperate()`` between
+    slices; such requests run where they can yield.
     """
 
     def deco(fn: Handler) -> Handler:
         key = name.encode()
         if key in COMMANDS:
             raise ValueError(f"command {name} registered twice")
-        COMMANDS[key] = Command(key, fn, arity, flags, arity_error or errors.wrong_args, blocking=blocking)
+        COMMANDS[key] = Command(key, fn, arity, flags, arity_error or errors.wrong_args, blocking=blocking,
+                                long=long)
         return fn
 
     return deco

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 from ssdbpy import errors, info
 from ssdbpy.cnum import uint64
 from ssdbpy.commands.registry import (
@@ -15,6 +17,8 @@ from ssdbpy.commands.registry import (
     client_error_bare,
     command,
 )
+from ssdbpy.commands.pacing import always
+from ssdbpy.db.slices import STEP
 from ssdbpy.db.zset import list_names
 from ssdbpy.storage import keys
 
@@ -100,24 +104,41 @@ def clear_binlog(ctx, args):
     return OK_ONLY
 
 
-@command("flushdb", 1, WRITE)
+@command("flushdb", 1, WRITE, long=always)
 def flushdb(ctx, args):
+    """Delete every key of the data db (binlog included), in slices that let other clients run.
+
+    Semantics with concurrent clients, as SSDB (which runs flushdb in its one
+    writer thread): reads see the data shrinking meanwhile; writes wait.  The
+    write gate is held from start to end: write requests arriving meanwhile
+    wait on their connection's greenlet (dispatch.run), and a long write
+    already running (hclear...) pauses at its next slice, so no write
+    interleaves with the deletes.  Every slice is committed (by the group
+    commit's writer thread) before flushdb yields.  The walk is one iterator
+    over the db as it was when flushdb started, which, writes being held, is
+    everything there is; the writes waiting behind the gate run after the last
+    slice and all survive.
+    """
     srv = ctx.server
     if srv.repl is not None and srv.repl.in_use():
         raise errors.ServerError(errors.MSG_FLUSHDB_REPL)
-    engine = ctx.db.engine
-    ctx.db.binlog.save_marker()
-    batch = []
-    for k in engine.iterate(keys_only=True):
-        batch.append(k)
-        if len(batch) >= 10000:
-            for b in batch:
-                engine.delete(b)
-            engine.commit()
-            batch.clear()
-    for b in batch:
-        engine.delete(b)
-    engine.commit()
+    gate = srv.write_gate
+    gate.hold(ctx)
+    try:
+        ctx.cooperate()  # the writes staged before it committed off the loop
+        engine = ctx.db.engine
+        ctx.db.binlog.save_marker()
+        delete = engine.delete
+        it = engine.iterate(keys_only=True)
+        while True:
+            chunk = list(islice(it, STEP))
+            for k in chunk:
+                delete(k)
+            if len(chunk) < STEP:
+                break
+            ctx.cooperate()
+    finally:
+        gate.release()
     return OK_ONLY
 
 

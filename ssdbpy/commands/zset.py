@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import UINT64_MAX, int64, uint64, wrap_int64
+from ssdbpy.commands.pacing import limit_at, many_args, zset_over
 from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.db.slices import STEP
 from ssdbpy.storage.keys import MAX_NAME
 
 OK = errors.OK
@@ -29,12 +31,15 @@ def _bound(raw: bytes) -> int | None:
     return int64(raw) if raw else None
 
 
-def _pairs(pairs) -> list[bytes]:
+def _pairs(pairs, ctx=None) -> list[bytes]:
+    """``ok, member, score, ...``; with ``ctx``, ``ctx.cooperate()`` between slices."""
     out = [OK]
     push = out.append
-    for member, score in pairs:
+    for i, (member, score) in enumerate(pairs, 1):
         push(member)
         push(b"%d" % score)
+        if ctx is not None and not i % STEP:
+            ctx.cooperate()
     return out
 
 
@@ -99,36 +104,46 @@ def zsize(ctx, args):
 
 
 # --- rank and ranges -------------------------------------------------------------
-@command("zrank", 3, READ)
+# Long walks run in slices (db.slices) over one iterator: the same reply as at once.
+# Every long handler starts with ctx.cooperate(): the overlay committed off the loop.
+@command("zrank", 3, READ, long=zset_over())
 def zrank(ctx, args):
-    r = ctx.db.zset.rank(args[1], args[2])
+    ctx.cooperate()
+    r = ctx.db.zset.rank(args[1], args[2], cooperate=ctx.cooperate)
     return NOT_FOUND if r is None else [OK, b"%d" % r]
 
 
-@command("zrrank", 3, READ)
+@command("zrrank", 3, READ, long=zset_over())
 def zrrank(ctx, args):
-    r = ctx.db.zset.rank(args[1], args[2], reverse=True)
+    ctx.cooperate()
+    r = ctx.db.zset.rank(args[1], args[2], reverse=True, cooperate=ctx.cooperate)
     return NOT_FOUND if r is None else [OK, b"%d" % r]
 
 
-@command("zrange", 4, READ)
+@command("zrange", 4, READ, long=zset_over(3))
 def zrange(ctx, args):
-    return _pairs(ctx.db.zset.range(args[1], uint64(args[2]), uint64(args[3])))
+    ctx.cooperate()
+    return _pairs(ctx.db.zset.range(args[1], uint64(args[2]), uint64(args[3]), cooperate=ctx.cooperate), ctx)
 
 
-@command("zrrange", 4, READ)
+@command("zrrange", 4, READ, long=zset_over(3))
 def zrrange(ctx, args):
-    return _pairs(ctx.db.zset.range(args[1], uint64(args[2]), uint64(args[3]), reverse=True))
+    ctx.cooperate()
+    return _pairs(ctx.db.zset.range(args[1], uint64(args[2]), uint64(args[3]), reverse=True,
+                                    cooperate=ctx.cooperate), ctx)
 
 
-@command("redis_zrange", 4, READ)
+@command("redis_zrange", 4, READ, long=zset_over())
 def redis_zrange(ctx, args):
-    return _pairs(ctx.db.zset.redis_range(args[1], int64(args[2]), int64(args[3])))
+    ctx.cooperate()
+    return _pairs(ctx.db.zset.redis_range(args[1], int64(args[2]), int64(args[3]), cooperate=ctx.cooperate), ctx)
 
 
-@command("redis_zrrange", 4, READ)
+@command("redis_zrrange", 4, READ, long=zset_over())
 def redis_zrrange(ctx, args):
-    return _pairs(ctx.db.zset.redis_range(args[1], int64(args[2]), int64(args[3]), reverse=True))
+    ctx.cooperate()
+    return _pairs(ctx.db.zset.redis_range(args[1], int64(args[2]), int64(args[3]), reverse=True,
+                                          cooperate=ctx.cooperate), ctx)
 
 
 def _scan(ctx, args, reverse: bool, offset_mode: bool = True):
@@ -142,49 +157,56 @@ def _scan(ctx, args, reverse: bool, offset_mode: bool = True):
     if offset_mode and len(args) > 6:
         offset = limit
         limit = (offset + uint64(args[6])) & UINT64_MAX
-    return ctx.db.zset.scan(args[1], args[2], _bound(args[3]), _bound(args[4]), limit, offset, reverse)
+    ctx.cooperate()
+    return ctx.db.zset.scan(args[1], args[2], _bound(args[3]), _bound(args[4]), limit, offset, reverse,
+                            ctx.cooperate)
 
 
-@command("zscan", 6, READ)
+@command("zscan", 6, READ, long=zset_over(5, 6))
 def zscan(ctx, args):
-    return _pairs(_scan(ctx, args, False))
+    return _pairs(_scan(ctx, args, False), ctx)
 
 
-@command("zrscan", 6, READ)
+@command("zrscan", 6, READ, long=zset_over(5, 6))
 def zrscan(ctx, args):
-    return _pairs(_scan(ctx, args, True))
+    return _pairs(_scan(ctx, args, True), ctx)
 
 
-@command("zkeys", 6, READ)
+@command("zkeys", 6, READ, long=zset_over(5))
 def zkeys(ctx, args):
     return [OK] + [m for m, _s in _scan(ctx, args, False, offset_mode=False)]
 
 
-@command("zlist", 4, READ)
+@command("zlist", 4, READ, long=limit_at(3))
 def zlist(ctx, args):
-    return [OK] + ctx.db.zset.list_names(args[1], args[2], uint64(args[3]))
+    ctx.cooperate()
+    return [OK] + ctx.db.zset.list_names(args[1], args[2], uint64(args[3]), cooperate=ctx.cooperate)
 
 
-@command("zrlist", 4, READ)
+@command("zrlist", 4, READ, long=limit_at(3))
 def zrlist(ctx, args):
-    return [OK] + ctx.db.zset.list_names(args[1], args[2], uint64(args[3]), reverse=True)
+    ctx.cooperate()
+    return [OK] + ctx.db.zset.list_names(args[1], args[2], uint64(args[3]), reverse=True, cooperate=ctx.cooperate)
 
 
 # --- aggregates -------------------------------------------------------------------
-@command("zcount", 4, READ)
+@command("zcount", 4, READ, long=zset_over())
 def zcount(ctx, args):
-    return [OK, b"%d" % ctx.db.zset.count(args[1], _bound(args[2]), _bound(args[3]))]
+    ctx.cooperate()
+    return [OK, b"%d" % ctx.db.zset.count(args[1], _bound(args[2]), _bound(args[3]), ctx.cooperate)]
 
 
-@command("zsum", 4, READ)
+@command("zsum", 4, READ, long=zset_over())
 def zsum(ctx, args):
-    total, _n = ctx.db.zset.sum_count(args[1], _bound(args[2]), _bound(args[3]))
+    ctx.cooperate()
+    total, _n = ctx.db.zset.sum_count(args[1], _bound(args[2]), _bound(args[3]), ctx.cooperate)
     return [OK, b"%d" % total]
 
 
-@command("zavg", 4, READ)
+@command("zavg", 4, READ, long=zset_over())
 def zavg(ctx, args):
-    total, n = ctx.db.zset.sum_count(args[1], _bound(args[2]), _bound(args[3]))
+    ctx.cooperate()
+    total, n = ctx.db.zset.sum_count(args[1], _bound(args[2]), _bound(args[3]), ctx.cooperate)
     # C: printf("%f", (double)sum / count); 0/0 is printed "-nan" by glibc
     return [OK, b"%f" % (float(total) / n) if n else b"-nan"]
 
@@ -211,9 +233,10 @@ def zpop_back(ctx, args):
     return _pairs(ctx.db.zset.pop(args[1], uint64(args[2]), back=True))
 
 
-@command("zclear", 2, WRITE)
+@command("zclear", 2, WRITE, long=zset_over())
 def zclear(ctx, args):
-    return [OK, b"%d" % ctx.db.zset.clear(args[1])]
+    ctx.cooperate()
+    return [OK, b"%d" % ctx.db.zset.clear(args[1], ctx.cooperate)]
 
 
 @command("zfix", 2, WRITE)
@@ -239,16 +262,18 @@ def multi_zset(ctx, args):
     return [OK, b"%d" % n]
 
 
-@command("multi_zget", 3, READ)
+@command("multi_zget", 3, READ, long=many_args)
 def multi_zget(ctx, args):
     name = args[1]
     get = ctx.db.zset.get
     out = [OK]
-    for member in args[2:]:
-        v = get(name, member)
-        if v is not None:
-            out.append(member)
-            out.append(v)
+    for lo in range(2, len(args), STEP):
+        for member in args[lo : lo + STEP]:
+            v = get(name, member)
+            if v is not None:
+                out.append(member)
+                out.append(v)
+        ctx.cooperate()
     return out
 
 
@@ -263,22 +288,26 @@ def multi_zdel(ctx, args):
     return [OK, b"%d" % n]
 
 
-@command("multi_zexists", 3, READ)
+@command("multi_zexists", 3, READ, long=many_args)
 def multi_zexists(ctx, args):
     name = args[1]
     get = ctx.db.zset.get
     out = [OK]
-    for member in args[2:]:
-        out.append(member)
-        out.append(b"0" if get(name, member) is None else b"1")
+    for lo in range(2, len(args), STEP):
+        for member in args[lo : lo + STEP]:
+            out.append(member)
+            out.append(b"0" if get(name, member) is None else b"1")
+        ctx.cooperate()
     return out
 
 
-@command("multi_zsize", 2, READ)
+@command("multi_zsize", 2, READ, long=many_args)
 def multi_zsize(ctx, args):
     size = ctx.db.zset.size
     out = [OK]
-    for name in args[1:]:
-        out.append(name)
-        out.append(b"%d" % size(name))
+    for lo in range(1, len(args), STEP):
+        for name in args[lo : lo + STEP]:
+            out.append(name)
+            out.append(b"%d" % size(name))
+        ctx.cooperate()
     return out

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ssdbpy import errors
 from ssdbpy.cnum import strict_int64, wrap_int64
+from ssdbpy.db.slices import Cooperate, noop
 from ssdbpy.db.zset import list_names
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
@@ -32,8 +33,8 @@ _HSET = bl.HSET
 _HDEL = bl.HDEL
 _pack_size = keys.pack_i64le
 _unpack_size = keys.unpack_size
-#: fields removed per round by clear() (as SSDB's hclear)
-CLEAR_BATCH = 2000
+#: fields removed between two ``cooperate()`` calls by clear()
+CLEAR_BATCH = 256
 
 
 class Hash:
@@ -164,28 +165,40 @@ class Hash:
         return ((k[plen:], v) for k, v in it)
 
     # --- whole-hash operations ----------------------------------------------------
-    def clear(self, name: bytes) -> int:
+    def clear(self, name: bytes, cooperate: Cooperate = noop) -> int:
         """Delete every field, one ``HDEL`` record each (SSDB's hclear); returns the count.
 
-        Works in rounds of CLEAR_BATCH fields; each round's iteration commits the
-        previous round's writes, as SSDB commits every hdel on its own.
+        One walk over the fields that existed when it started (its iterator's
+        snapshot), ``cooperate()`` after every slice of CLEAR_BATCH fields.  When
+        ``cooperate`` lets other clients run (it commits this command's writes
+        first), what they do to the hash meanwhile stays consistent: a field
+        they deleted is skipped (not counted, the size not decremented twice),
+        a field they added survives, and the size record counts the fields left.
         """
         if len(name) > _MAX:
             return 0
         prefix = b"h" + _LEN[len(name)] + name + b"="
-        stop = prefix[:-1] + b">"
         eng = self.engine
+        get = eng.get
+        delete = eng.delete
         add = self.binlog.add
+        it = eng.iterate(prefix, prefix[:-1] + b">", include_start=False, keys_only=True)
         total = 0
         while True:
-            batch = list(islice(eng.iterate(prefix, stop, include_start=False, keys_only=True), CLEAR_BATCH))
-            if not batch:
-                return total
+            batch = list(islice(it, CLEAR_BATCH))
+            n = 0
             for hk in batch:
-                eng.delete(hk)
+                if get(hk) is None:  # deleted by another client while this one yielded
+                    continue
+                delete(hk)
                 add(_HDEL, hk)
-                self._add_size(name, -1)
-            total += len(batch)
+                n += 1
+            if n:
+                self._add_size(name, -n)
+                total += n
+            if len(batch) < CLEAR_BATCH:
+                return total
+            cooperate()
 
     def fix(self, name: bytes) -> int:
         """Recount the fields and rewrite (or delete) the size record; no binlog."""
@@ -200,6 +213,7 @@ class Hash:
             self.engine.put(sk, _pack_size(n))
         return n
 
-    def list_names(self, start: bytes, end: bytes, limit: int, reverse: bool = False) -> list[bytes]:
+    def list_names(self, start: bytes, end: bytes, limit: int, reverse: bool = False,
+                   cooperate: Cooperate = noop) -> list[bytes]:
         """Hash names in ``(start, end]`` ascending, or descending from ``start`` (exclusive) to ``end``."""
-        return list_names(self.engine, keys.HSIZE, start, end, limit, reverse)
+        return list_names(self.engine, keys.HSIZE, start, end, limit, reverse, cooperate)

@@ -28,6 +28,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from ssdbpy import errors
+from ssdbpy.db.slices import STEP, Cooperate, noop
 from ssdbpy.db.zset import list_names
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
@@ -192,12 +193,19 @@ class Queue:
             pass
         return out
 
-    def clear(self, name: bytes) -> int:
-        """Pop every item from the front (one QPOP_FRONT record each); returns the count."""
+    def clear(self, name: bytes, cooperate: Cooperate = noop) -> int:
+        """Pop every item from the front (one QPOP_FRONT record each); returns the count.
+
+        ``cooperate()`` runs after every STEP pops; each pop reads the pointers
+        afresh, so pushes and pops by other clients meanwhile are taken in turn
+        (clear ends when it finds the queue empty).
+        """
         n = 0
         pop = self.pop
         while pop(name, False) is not None:
             n += 1
+            if not n % STEP:
+                cooperate()
         return n
 
     # --- reads -----------------------------------------------------------------
@@ -259,11 +267,13 @@ class Queue:
         self.binlog.add(bl.QSET, ik)
         return True
 
-    def slice(self, name: bytes, begin: int, end: int) -> list[bytes]:
+    def slice(self, name: bytes, begin: int, end: int, cooperate: Cooperate = noop) -> list[bytes]:
         """Items at positions ``begin..end`` inclusive (negatives count from the back).
 
         As SSDB: the positions are turned into seqs via the front/back pointers
         and the items are read in seq order until the first missing seq.
+        ``cooperate()`` runs between slices of the walk (one iterator: the same
+        items as at once).
         """
         if len(name) > _MAX:
             return []
@@ -307,6 +317,8 @@ class Queue:
                 break
             out.append(v)
             want += 1
+            if not want % STEP:
+                cooperate()
         return out
 
     # --- maintenance --------------------------------------------------------------
@@ -337,6 +349,7 @@ class Queue:
             eng.put(prefix + _FRONT, _pack_u64(_BE.unpack(first)[0]))
             eng.put(prefix + _BACK, _pack_u64(_BE.unpack(last)[0]))
 
-    def list_names(self, start: bytes, end: bytes, limit: int, reverse: bool = False) -> list[bytes]:
+    def list_names(self, start: bytes, end: bytes, limit: int, reverse: bool = False,
+                   cooperate: Cooperate = noop) -> list[bytes]:
         """Queue names in ``(start, end]`` ascending, or descending from ``start`` (exclusive) to ``end``."""
-        return list_names(self.engine, keys.QSIZE, start, end, limit, reverse)
+        return list_names(self.engine, keys.QSIZE, start, end, limit, reverse, cooperate)

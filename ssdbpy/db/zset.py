@@ -19,6 +19,8 @@ from itertools import islice
 from typing import TYPE_CHECKING, Iterator
 
 from ssdbpy.cnum import INT64_MAX, INT64_MIN, UINT64_MAX, int64, wrap_int64
+from ssdbpy.db.slices import STEP, Cooperate, collect, noop, skip
+from ssdbpy.db.slices import count as count_items
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
 
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
     from ssdbpy.db.database import Database
 
 MAX_NAME = keys.MAX_NAME
-_CLEAR_BATCH = 1000
+#: members removed between two ``cooperate()`` calls by clear()
+_CLEAR_BATCH = 256
 
 Pair = tuple[bytes, int]
 
@@ -178,12 +181,17 @@ class ZSet:
 
     def _window(self, name: bytes, start: int, end: int, score_start: int | None = None,
                 member_start: bytes = b"", after: bool = False, score_end: int | None = None,
-                reverse: bool = False) -> list[Pair]:
-        """Items ``[start, end)`` of an ``iter_index`` walk; skipped items are never decoded."""
+                reverse: bool = False, cooperate: Cooperate = noop) -> list[Pair]:
+        """Items ``[start, end)`` of an ``iter_index`` walk; skipped items are never decoded.
+
+        ``cooperate()`` runs between slices of the walk (db.slices).
+        """
         if len(name) > MAX_NAME or end <= start:
             return []
         plen, it = self._index_keys(name, score_start, member_start, after, score_end, reverse)
-        return list(_decode_index(plen, islice(it, _cap(start), _cap(end))))
+        start = _cap(start)
+        skip(it, start, cooperate)
+        return collect(_decode_index(plen, islice(it, _cap(end) - start)), cooperate)
 
     def _index_keys(self, name, score_start, member_start, after, score_end, reverse) -> tuple[int, Iterator[bytes]]:
         """``(prefix length, score index keys)`` of an ``iter_index`` walk."""
@@ -223,7 +231,7 @@ class ZSet:
                 yield k[plen:], v
 
     # --- rank and range ------------------------------------------------------------
-    def rank(self, name: bytes, member: bytes, reverse: bool = False) -> int | None:
+    def rank(self, name: bytes, member: bytes, reverse: bool = False, cooperate: Cooperate = noop) -> int | None:
         """0-based position of ``member`` ascending (descending with ``reverse``), or None.
 
         None also when the member record has no index entry (as SSDB, which walks the index).
@@ -240,22 +248,21 @@ class ZSet:
             it = engine.iterate(prefix, key, keys_only=True)  # [first, key)
         else:
             it = engine.iterate(key, prefix + b">", include_start=False, keys_only=True)  # (key, last]
-        n = 0
-        for _ in it:
-            n += 1
-        return n
+        return count_items(it, cooperate)
 
-    def range(self, name: bytes, offset: int, limit: int, reverse: bool = False) -> list[Pair]:
+    def range(self, name: bytes, offset: int, limit: int, reverse: bool = False,
+              cooperate: Cooperate = noop) -> list[Pair]:
         """``zrange``/``zrrange``: skip ``offset`` members, return up to ``limit`` (uint64 semantics)."""
         start, end = range_window(offset, limit)
-        return self._window(name, start, end, reverse=reverse)
+        return self._window(name, start, end, reverse=reverse, cooperate=cooperate)
 
-    def redis_range(self, name: bytes, start: int, stop: int, reverse: bool = False) -> list[Pair]:
+    def redis_range(self, name: bytes, start: int, stop: int, reverse: bool = False,
+                    cooperate: Cooperate = noop) -> list[Pair]:
         """Redis ZRANGE/ZREVRANGE: inclusive indexes, negatives count from the end."""
         win = redis_window(start, stop, lambda: self.size(name))
         if win is None:
             return []
-        return self.range(name, win[0], win[1], reverse)
+        return self.range(name, win[0], win[1], reverse, cooperate)
 
     def scan(
         self,
@@ -266,6 +273,7 @@ class ZSet:
         limit: int,
         offset: int = 0,
         reverse: bool = False,
+        cooperate: Cooperate = noop,
     ) -> list[Pair]:
         """``zscan``/``zrscan`` (commands.md §4.1): the walk's items ``[offset, limit)``.
 
@@ -275,24 +283,26 @@ class ZSet:
         """
         if key_start and score_start is None:
             score_start = self.score(name, key_start)
-        return self._window(name, offset, limit, score_start, key_start, bool(key_start), score_end, reverse)
+        return self._window(name, offset, limit, score_start, key_start, bool(key_start), score_end, reverse,
+                            cooperate)
 
-    def count(self, name: bytes, score_start: int | None, score_end: int | None) -> int:
+    def count(self, name: bytes, score_start: int | None, score_end: int | None,
+              cooperate: Cooperate = noop) -> int:
         """Members with ``score_start <= score <= score_end`` (None = unbounded)."""
         if len(name) > MAX_NAME:
             return 0
         _plen, it = self._index_keys(name, score_start, b"", False, score_end, False)
-        n = 0
-        for _ in it:
-            n += 1
-        return n
+        return count_items(it, cooperate)
 
-    def sum_count(self, name: bytes, score_start: int | None, score_end: int | None) -> tuple[int, int]:
+    def sum_count(self, name: bytes, score_start: int | None, score_end: int | None,
+                  cooperate: Cooperate = noop) -> tuple[int, int]:
         """``(sum, count)`` of the scores in the inclusive range; the sum wraps as int64."""
         total = n = 0
         for _m, s in self.iter_index(name, score_start=score_start, score_end=score_end):
             total += s
             n += 1
+            if not n % STEP:
+                cooperate()
         return wrap_int64(total), n
 
     # --- bulk removal ----------------------------------------------------------------
@@ -323,17 +333,27 @@ class ZSet:
                 out.append((member, score))
         return out
 
-    def clear(self, name: bytes) -> int:
-        """Delete every member (one ZDEL record each); how many were deleted."""
+    def clear(self, name: bytes, cooperate: Cooperate = noop) -> int:
+        """Delete every member (one ZDEL record each); how many were deleted.
+
+        One walk over the score index as it was when the walk started (its
+        iterator's snapshot), ``cooperate()`` after every slice of _CLEAR_BATCH
+        members.  ``delete`` reads each member record afresh, so members that
+        other clients delete or re-score while ``cooperate`` lets them run are
+        neither counted twice nor left half-deleted; members they add survive.
+        Index entries without a member record are left alone (as before).
+        """
+        if len(name) > MAX_NAME:
+            return 0
+        plen, it = self._index_keys(name, None, b"", False, None, False)
+        pairs = _decode_index(plen, it)
         count = 0
         while True:
-            batch = self._window(name, 0, _CLEAR_BATCH)
-            if not batch:
+            batch = list(islice(pairs, _CLEAR_BATCH))
+            count += self._delete_all(name, batch)
+            if len(batch) < _CLEAR_BATCH:
                 return count
-            n = self._delete_all(name, batch)
-            count += n
-            if n == 0:  # index entries without member records: nothing more to delete
-                return count
+            cooperate()
 
     def fix(self, name: bytes) -> int:
         """Rebuild member records from the index, index entries from member records, and the size.
@@ -370,13 +390,15 @@ class ZSet:
         return n
 
     # --- names -------------------------------------------------------------------------
-    def list_names(self, start: bytes, end: bytes, limit: int, reverse: bool = False) -> list[bytes]:
+    def list_names(self, start: bytes, end: bytes, limit: int, reverse: bool = False,
+                   cooperate: Cooperate = noop) -> list[bytes]:
         """Zset names in ``(start, end]`` ascending, or descending from ``start`` (exclusive) to ``end``."""
-        return _list_names(self.engine, keys.ZSIZE, start, end, limit, reverse)
+        return _list_names(self.engine, keys.ZSIZE, start, end, limit, reverse, cooperate)
 
 
-def _list_names(engine, prefix: bytes, start: bytes, end: bytes, limit: int, reverse: bool) -> list[bytes]:
-    """Names from size records ``prefix+name`` (shared by hlist/zlist/qlist)."""
+def _list_names(engine, prefix: bytes, start: bytes, end: bytes, limit: int, reverse: bool,
+                cooperate: Cooperate = noop) -> list[bytes]:
+    """Names from size records ``prefix+name`` (shared by hlist/zlist/qlist); ``cooperate()`` between slices."""
     out: list[bytes] = []
     if limit <= 0:
         return out
@@ -388,6 +410,8 @@ def _list_names(engine, prefix: bytes, start: bytes, end: bytes, limit: int, rev
             out.append(k[1:])
             if len(out) >= limit:
                 break
+            if not len(out) % STEP:
+                cooperate()
         return out
     # Reverse walks get no lower bound from plyvel (1.5.1 yields nothing when the
     # highest key in range equals an inclusive ``start``); stop by hand instead.
@@ -398,6 +422,8 @@ def _list_names(engine, prefix: bytes, start: bytes, end: bytes, limit: int, rev
         out.append(k[1:])
         if len(out) >= limit:
             break
+        if not len(out) % STEP:
+            cooperate()
     return out
 
 

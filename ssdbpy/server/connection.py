@@ -46,12 +46,16 @@ _LINGER_OFF = b"\x00\x00\x00\x00\x00\x00\x00\x00"  # struct linger {0, 0}
 _SIOCOUTQ = 0x5411  # TIOCOUTQ
 _READ, _WRITE = 1, 2  # libev event masks
 _WAIT_SENT, _RESUMING = 1, 2  # Connection._backlog: waiting for the replies to be sent, resume scheduled
+#: replies of more blocks are encoded without holding the loop when the greenlet serves the connection
+RENDER_OFF_LOOP = 20000
+RENDER_SLICE = 4096  # blocks encoded between two pauses
 
-#: names whose handler must run on the connection's greenlet (see Command.blocking)
-_BLOCKING = frozenset(name for name, cmd in COMMANDS.items() if cmd.blocking)
+#: names whose handler must (``blocking``) or may (``long``) run on the connection's greenlet
+_HELD = {name: cmd for name, cmd in COMMANDS.items() if cmd.blocking or cmd.long is not None}
 
 # --- replies to writes whose batch failed (disk full): SSDB's bare ``error`` ----------------
-#: write command names (a chunk remembers which of its replies answer one)
+#: write command names: a chunk remembers which of its replies answer one; and they are
+#: moved to the greenlet while the write gate is held (flushdb runs)
 _WRITES = frozenset(name for name, cmd in COMMANDS.items() if cmd.is_write)
 _FAILED_SSDB = encode_ssdb([ERROR])  # b"5\nerror\n\n", as SSDB 1.9.8 on a full disk
 _FAILED_RESP = b"-ERR \r\n"  # what SSDB 1.9.8 sends a RESP client then
@@ -211,6 +215,8 @@ class Connection:
         """Serve a request that may block, then the rest of the input; True if the connection ended."""
         first = held[0]
         if first.__class__ is not Backend:
+            if first[0] in _WRITES:
+                self._note_write()
             first = execute(self.ctx, first)
         if first.__class__ is Backend:
             backend = first
@@ -317,6 +323,7 @@ class Connection:
         desc = self._desc
         direct = self._direct
         room = self.OUTPUT_CHUNK  # bytes of replies before the rest waits for them to be sent
+        gate = self.state.write_gate
         while True:
             if room <= 0:
                 # the replies so far must leave before the next requests run: a client
@@ -351,14 +358,15 @@ class Connection:
                         out.append(text)
                         room -= len(text)
                         continue
-            if not in_greenlet and (cmd.blocking if cmd is not None else args[0] in _BLOCKING):
-                self._desc = desc
-                self._held = (args,)
-                return True
+            if not in_greenlet:
+                held = _HELD.get(args[0])
+                if (held is not None and (held.blocking or held.long(ctx, args))) or (
+                        gate.held and args[0] in _WRITES):
+                    self._desc = desc
+                    self._held = (args,)
+                    return True
             if args[0] in _WRITES:
-                if not self._writes:
-                    self._aborts = self.engine.aborts
-                self._writes.append(len(out))
+                self._note_write()
             reply = execute(ctx, args) if cmd is None else run(ctx, cmd, args)
             if reply.__class__ is Backend:
                 self._desc = desc
@@ -366,13 +374,40 @@ class Connection:
                     return reply
                 self._held = (reply,)
                 return True
-            data = encode_ssdb(reply) if desc is None else desc.render(reply)
+            if in_greenlet:
+                self._desc = desc
+                data = self._render(reply)
+            else:
+                data = encode_ssdb(reply) if desc is None else desc.render(reply)
             out.append(data)
             room -= len(data)
 
+    def _note_write(self) -> None:
+        """The next reply in ``_out`` answers a write (replaced by ``error`` if its batch fails)."""
+        if not self._writes:
+            self._aborts = self.engine.aborts
+        self._writes.append(len(self._out))
+
     def _render(self, reply) -> bytes:
+        """Encode a reply on the greenlet, a big one (a long command's) without holding the loop.
+
+        SSDB packets are encoded in slices with ``state.pause()`` between them;
+        RESP descriptors render a whole reply, so a big one is rendered on a
+        worker thread (pure code; the GIL changes hands every few ms).
+        """
         desc = self._desc
-        return encode_ssdb(reply) if desc is None else desc.render(reply)
+        if len(reply) <= RENDER_OFF_LOOP:
+            return encode_ssdb(reply) if desc is None else desc.render(reply)
+        if desc is not None:
+            return self.state.run_blocking(desc.render, reply)
+        pause = self.state.pause
+        parts = []
+        for i in range(0, len(reply), RENDER_SLICE):
+            parts.append(encode_ssdb(reply[i : i + RENDER_SLICE])[:-1])  # the blocks, without the packet's end
+            if pause is not None:
+                pause()
+        parts.append(b"\n")
+        return b"".join(parts)
 
     # --- sending ----------------------------------------------------------------------------
     def _flush(self) -> None:

@@ -17,6 +17,7 @@ from ssdbpy.errors import StorageError
 from ssdbpy.server.background import Background
 from ssdbpy.server.commit import GroupCommit
 from ssdbpy.server.connection import serve_connection
+from ssdbpy.server.pace import GeventWriteGate, Pace
 
 log = logging.getLogger("ssdbpy.server")
 
@@ -57,6 +58,8 @@ class Server:
         self.state.run_blocking = self._run_blocking
         self.background = Background(self.db)
         self.group = GroupCommit(self.db)
+        self.state.pause = Pace(self.group)
+        self.state.write_gate = GeventWriteGate()
         self._server: StreamServer | None = None
         self._stopped = Event()
         self._closed = False
@@ -97,7 +100,8 @@ class Server:
                 log.exception("stop hook failed")
         if self._server is not None:
             self._server.close()  # stop accepting
-            # connections are idle between requests (handlers never yield mid-request)
+            # connections are idle between requests, except long ones (scans, clears, flushdb)
+            # that yield between slices: killed there, they stop after their last committed slice
             self._server.stop(timeout=min(timeout, 0.5))
         self.background.stop()
         self.group.stop()
