@@ -105,7 +105,7 @@ def render_bulk(blocks: Sequence[bytes]) -> bytes:
             return EMPTY_BULK
         v = blocks[1]
         n = len(v)
-        return (_BULK_HDR[n] if n < _HDR_CACHE else b"$%d\r\n" % n) + v + CRLF
+        return b"".join((_BULK_HDR[n] if n < _HDR_CACHE else b"$%d\r\n" % n, v, CRLF))  # one copy of v
     return render_failure(blocks)
 
 

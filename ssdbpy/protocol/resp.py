@@ -328,7 +328,7 @@ _ARRAY_HDR = [b"*%d\r\n" % i for i in range(_HDR_CACHE)]
 def encode_bulk(value: bytes) -> bytes:
     """``$<len>\\r\\n<value>\\r\\n``."""
     n = len(value)
-    return (_BULK_HDR[n] if n < _HDR_CACHE else b"$%d\r\n" % n) + value + CRLF
+    return b"".join((_BULK_HDR[n] if n < _HDR_CACHE else b"$%d\r\n" % n, value, CRLF))  # one copy of value
 
 
 def encode_multibulk(items: Iterable[bytes], count: int | None = None) -> bytes:

@@ -133,6 +133,7 @@ class Connection:
         "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate", "_direct",
         "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
         "_counted", "_backlog", "_queued", "_limit", "_soft_timer", "_writes", "_aborts",
+        "_depends",
     )
 
     #: chunks of replies waiting for commits before the connection stops reading
@@ -181,6 +182,8 @@ class Connection:
         self._soft_timer = None  # running while _queued is above the soft limit
         self._writes: list[int] = []  # indexes in _out of the replies to write commands
         self._aborts = 0  # engine.aborts before the first write in _out
+        #: a reply in _out read a write not yet in LevelDB (Engine.overlay_reads)
+        self._depends = False
 
     # --- reading on or off ---------------------------------------------------------------
     def _update_reader(self) -> None:
@@ -217,7 +220,10 @@ class Connection:
         if first.__class__ is not Backend:
             if first[0] in _WRITES:
                 self._note_write()
+            reads = self.engine.overlay_reads
             first = execute(self.ctx, first)
+            if self.engine.overlay_reads != reads:
+                self._depends = True
         if first.__class__ is Backend:
             backend = first
         else:
@@ -324,6 +330,16 @@ class Connection:
         direct = self._direct
         room = self.OUTPUT_CHUNK  # bytes of replies before the rest waits for them to be sent
         gate = self.state.write_gate
+        engine = self.engine
+        reads = engine.overlay_reads
+        try:
+            return self._run_requests(in_greenlet, out, next_request, ctx, desc, direct, room, gate)
+        finally:
+            if engine.overlay_reads != reads:
+                self._depends = True
+
+    def _run_requests(self, in_greenlet, out, next_request, ctx, desc, direct, room, gate):
+        """The loop of :meth:`_process`."""
         while True:
             if room <= 0:
                 # the replies so far must leave before the next requests run: a client
@@ -423,7 +439,10 @@ class Connection:
         else:
             done = partial(self._committed, out[0] if len(out) == 1 else b"".join(out))
         self._deferred += 1
-        if self.engine.dirty or self._deferred > 1:
+        # replies that read writes not yet in LevelDB, or answer writes, leave once those are
+        # in it; the others at the end of the loop turn, even while a big batch is written
+        depends, self._depends = self._depends or done.func is self._committed_writes, False
+        if depends or self._deferred > 1:
             self.group.after_commit(done)
             self.group.kick()
             if self._deferred >= self.MAX_DEFERRED:

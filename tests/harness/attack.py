@@ -1,6 +1,6 @@
 """Tools for the hardening tests: a pinger that measures how long other clients wait, and RSS.
 
-``Pinger`` runs on a thread: it sends SSDB ``ping`` on its own connection every
+``Pinger`` runs in its own process: it sends SSDB ``ping`` on its own connection every
 ``interval`` seconds and records each round trip, so a test can assert that
 whatever another client does, the server keeps answering everybody else
 (``worst`` is the longest wait seen, including a ping still unanswered when the
@@ -9,14 +9,11 @@ pinger stops).  ``rss_mb(pid)`` reads the resident set size from ``/proc``.
 
 from __future__ import annotations
 
-import socket
-import threading
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
-
-PING = b"4\nping\n\n"
-PONG = b"2\nok\n\n"
-
 
 def rss_mb(pid: int) -> float:
     """Resident set size of process ``pid`` in MiB (``VmRSS`` of /proc/PID/status)."""
@@ -36,12 +33,56 @@ def wait_rss_below(pid: int, limit_mb: float, timeout: float = 10.0) -> float:
     return v
 
 
-class Pinger:
-    """Pings the server every ``interval`` s from a thread; ``worst`` is the longest round trip (s).
+_PINGER = r"""
+import json, select, socket, sys, time
+port, interval, timeout = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+PING, PONG = b"4\nping\n\n", b"2\nok\n\n"
+times, failures = [], []
 
-    Use as a context manager around the attack.  A ping that gets no answer
-    within ``timeout`` is a failure (``failures``), and the connection is made
-    afresh.
+def connect():
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+sock = connect()
+print("ready", flush=True)
+pending = None
+while True:
+    t0 = time.monotonic()
+    pending = t0
+    try:
+        sock.sendall(PING)
+        got = b""
+        while not got.endswith(b"\n\n"):
+            chunk = sock.recv(64)
+            if not chunk:
+                raise ConnectionError("server closed the pinger's connection")
+            got += chunk
+        if got != PONG:
+            raise AssertionError("unexpected ping reply %r" % got)
+        times.append(time.monotonic() - t0)
+    except (OSError, ConnectionError, AssertionError) as exc:
+        failures.append("%r after %.3fs" % (exc, time.monotonic() - t0))
+        try:
+            sock.close()
+            sock = connect()
+        except OSError as exc2:
+            failures.append("reconnect: %r" % (exc2,))
+            time.sleep(0.1)
+    pending = None
+    if select.select([sys.stdin], [], [], interval)[0]:
+        break
+print(json.dumps({"times": times, "failures": failures}), flush=True)
+"""
+
+
+class Pinger:
+    """Pings the server every ``interval`` s from its own process; ``worst`` is the longest round trip (s).
+
+    A separate process, so that nothing the test itself does (building a
+    100 MB request, holding the GIL) counts as the server's delay.  Use as a
+    context manager around the attack.  A ping that gets no answer within
+    ``timeout`` is a failure (``failures``), and the connection is made afresh.
     """
 
     def __init__(self, port: int, interval: float = 0.01, timeout: float = 10.0) -> None:
@@ -50,9 +91,8 @@ class Pinger:
         self.timeout = timeout
         self.times: list[float] = []
         self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pinger", daemon=True)
-        self._pending_since: float | None = None
+        self._proc: subprocess.Popen | None = None
+        self._t0 = 0.0
 
     def __enter__(self) -> "Pinger":
         self.start()
@@ -62,55 +102,32 @@ class Pinger:
         self.stop()
 
     def start(self) -> None:
-        self._sock = self._connect()
-        self._thread.start()
-        # one answered ping before the attack starts
-        deadline = time.monotonic() + 10
-        while not self.times and not self.failures and time.monotonic() < deadline:
-            time.sleep(0.005)
-
-    def _connect(self) -> socket.socket:
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return s
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            self._pending_since = t0
-            try:
-                self._sock.sendall(PING)
-                got = b""
-                while not got.endswith(b"\n\n"):
-                    chunk = self._sock.recv(64)
-                    if not chunk:
-                        raise ConnectionError("server closed the pinger's connection")
-                    got += chunk
-                if got != PONG:
-                    raise AssertionError(f"unexpected ping reply {got!r}")
-                self.times.append(time.monotonic() - t0)
-            except (OSError, ConnectionError, AssertionError) as exc:
-                self.failures.append(f"{exc!r} after {time.monotonic() - t0:.3f}s")
-                try:
-                    self._sock.close()
-                    self._sock = self._connect()
-                except OSError as exc2:
-                    self.failures.append(f"reconnect: {exc2!r}")
-                    time.sleep(0.1)
-            finally:
-                self._pending_since = None
-            self._stop.wait(self.interval)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _PINGER, str(self.port), str(self.interval), str(self.timeout)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if line.strip() != "ready":
+            self._proc.kill()
+            raise RuntimeError(f"pinger did not start: {line!r}")
+        self._t0 = time.monotonic()
+        time.sleep(3 * self.interval)  # a few answered pings before the attack starts
 
     def stop(self) -> None:
-        pending = self._pending_since
-        if pending is not None:
-            self.times.append(time.monotonic() - pending)
-        self._stop.set()
-        self._thread.join(self.timeout + 5)
+        proc = self._proc
+        if proc is None:
+            return
+        self._proc = None
         try:
-            self._sock.close()
-        except OSError:
-            pass
+            out, _ = proc.communicate("stop\n", timeout=self.timeout + 10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            self.failures.append(f"a ping was still unanswered after {self.timeout + 10:.0f} s")
+            return
+        result = json.loads(out.strip().splitlines()[-1])
+        self.times += result["times"]
+        self.failures += result["failures"]
 
     @property
     def worst(self) -> float:
