@@ -246,9 +246,9 @@ class Worker:
         s.close()
 
     def session_noread(self) -> None:
-        """Ask for ~4 MB of replies, never read them, close."""
+        """Ask for 0.5 to 2 MB of replies, never read them, close."""
         self.stats.sessions["noread"] += 1
-        n = self.rng.randint(20, 64)
+        n = self.rng.randint(8, 32)
         enc = self.fuzz.encode
         proto = self.rng.choice([SSDB, RESP])
         data = b"".join(enc(proto, [b"get", b"soak-big"]) for _ in range(n))
