@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from time import perf_counter
+import traceback
+from time import monotonic, perf_counter
 
 from ssdbpy import errors
 from ssdbpy.commands.context import Context
@@ -13,6 +14,37 @@ log = logging.getLogger("ssdbpy.dispatch")
 
 _NOAUTH = [errors.NOAUTH, errors.MSG_AUTH_REQUIRED]
 _SERVER_ERROR = [errors.ERROR, b"server error"]
+
+#: a failure site's traceback is logged once; repeats log one line at most this often (s)
+REPEAT_INTERVAL = 10.0
+#: (command, exception type, file, line) -> [time of the last line logged, repeats not yet logged]
+_failures: dict[tuple, list] = {}
+_MAX_SITES = 1000
+
+
+def _log_failure(name: bytes, exc: BaseException) -> None:
+    """Log an unexpected exception of command ``name`` without letting clients flood the log.
+
+    The first failure at a site (command, exception type, raising line) is
+    logged with its traceback; later ones at the same site are counted and
+    summed up in one line at most every :data:`REPEAT_INTERVAL` seconds.
+    """
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = (tb[-1].filename, tb[-1].lineno) if tb else ("?", 0)
+    site = (name, type(exc).__name__, *where)
+    now = monotonic()
+    seen = _failures.get(site)
+    if seen is None:
+        if len(_failures) >= _MAX_SITES:
+            _failures.clear()
+        _failures[site] = [now, 0]
+        log.error("command %r failed", name, exc_info=exc)
+        return
+    seen[1] += 1
+    if now - seen[0] >= REPEAT_INTERVAL:
+        log.error("command %r failed again: %s: %s (%d times since the last report, at %s:%d)",
+                  name, type(exc).__name__, exc, seen[1], where[0], where[1])
+        seen[0], seen[1] = now, 0
 
 
 def execute(ctx: Context, args: list[bytes]):
@@ -48,9 +80,9 @@ def run(ctx: Context, cmd: Command, args: list[bytes]):
         reply = cmd.handler(ctx, args)
     except errors.SSDBError as exc:
         reply = exc.blocks()
-    except Exception:
+    except Exception as exc:
         # a bug or a storage failure: undo this command's staged writes
-        log.exception("command %r failed", cmd.name)
+        _log_failure(cmd.name, exc)
         if sp is not None:
             # the savepoint moves on when a long command commits and yields between
             # slices (Context.cooperate): the other connections' writes are never undone

@@ -7,6 +7,7 @@ from ssdbpy.cnum import int64, uint64, wrap_int64
 from ssdbpy.commands.pacing import limit_at, many_args
 from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
 from ssdbpy.db.slices import STEP, collect, collect_flat
+from ssdbpy.db.ttl import parse_ttl
 from ssdbpy.storage.keys import MAX_NAME
 
 OK = errors.OK
@@ -50,7 +51,7 @@ def setx(ctx, args):
     _too_long(key)
     db = ctx.db
     db.kv.set(key, args[2])
-    db.ttl.set(key, int64(args[3]))
+    db.ttl.set(key, parse_ttl(args[3]))
     return OK1
 
 
@@ -131,7 +132,7 @@ def expire(ctx, args):
     db = ctx.db
     if not db.kv.exists(key):
         return OK0
-    db.ttl.set(key, int64(args[2]))
+    db.ttl.set(key, parse_ttl(args[2]))
     return OK1
 
 

@@ -1,7 +1,11 @@
 """Key expirations, kept in SSDB's internal zset (score = expiry time in ms).
 
 The zset is an ordinary zset, so it is replicated, dumped and listed like any
-other.  Scores below 2,000,000,000 are seconds written by older versions.
+other.  Scores below 2,000,000,000 are read as seconds written by older
+versions when deciding *when a key expires* (SSDB 1.9.8 converts them when it
+loads expirations from the database); ``ttl`` reports the raw score, as SSDB
+does.  See docs/compat.md, "TTL arithmetic", for what this means for huge and
+negative TTLs.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ssdbpy.cnum import int32, wrap_int64
 from ssdbpy.storage.keys import EXPIRE_ZSET
 
 if TYPE_CHECKING:
@@ -25,6 +30,24 @@ def _as_ms(score: int) -> int:
     return score * 1000 if score < _SECONDS_LIMIT else score
 
 
+def parse_ttl(raw: bytes) -> int:
+    """A TTL argument as SSDB 1.9.8 reads it: ``Bytes::Int()``, i.e. ``(int)strtol(s)``.
+
+    Lenient (leading blanks and sign, stops at the first non-digit, garbage is
+    0), saturating at the int64 limits and then truncated to 32 bits: so
+    ``9223372036854775807`` is -1, ``4294967296`` is 0 and ``2147483648`` is
+    -2147483648.  The result is always within int32, so the expiry time
+    ``now_ms + ttl * 1000`` cannot overflow int64.
+    """
+    return int32(raw)
+
+
+def _c_div(a: int, b: int) -> int:
+    """C integer division (truncation toward zero), exact for any int64."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
 class TTL:
     def __init__(self, db: "Database") -> None:
         self.db = db
@@ -32,28 +55,48 @@ class TTL:
         self.listeners: list = []
 
     def set(self, key: bytes, ttl_seconds: int) -> None:
-        """Expire ``key`` ``ttl_seconds`` from now (<= 0: at the next expiry pass)."""
-        when = now_ms() + ttl_seconds * 1000
+        """Expire ``key`` ``ttl_seconds`` from now (<= 0: at the next expiry pass).
+
+        ``ttl_seconds`` is an int32 (see :func:`parse_ttl`); the expiry time is
+        ``now_ms() + ttl_seconds * 1000`` in int64 arithmetic, as SSDB's
+        ``ExpirationHandler::set_ttl``.
+        """
+        when = wrap_int64(now_ms() + ttl_seconds * 1000)
         self.db.zset.set(EXPIRE_ZSET, key, when)
         for cb in self.listeners:
-            cb(when)
+            cb(_as_ms(when))
 
     def delete(self, key: bytes) -> None:
         self.db.zset.delete(EXPIRE_ZSET, key)
 
     def get(self, key: bytes) -> int:
-        """Remaining seconds (truncated toward zero), or -1 when ``key`` has no TTL."""
+        """``(score - now_ms) / 1000`` in C int64 arithmetic, or -1 when ``key`` has no TTL.
+
+        As SSDB's ``get_ttl``: the raw score (no seconds conversion), the
+        difference wrapped to int64 and truncated toward zero.
+        """
         score = self.db.zset.score(EXPIRE_ZSET, key)
         if score is None:
             return -1
-        left = _as_ms(score) - now_ms()
-        return int(left / 1000)
+        return _c_div(wrap_int64(score - now_ms()), 1000)
+
+    def _regions(self):
+        """The TTL index as two walks each ordered by expiry time: seconds scores, then ms scores.
+
+        Raw scores below 2,000,000,000 are seconds (their ms value is 1000 times
+        the score); all others are ms.  Within each region the index order is
+        the expiry order, but across regions it is not: a seconds score of
+        1,900,000,000 (year 2030) sorts before a ms score due now.
+        """
+        zset = self.db.zset
+        seconds = zset.iter_index(EXPIRE_ZSET, score_end=_SECONDS_LIMIT - 1)
+        millis = zset.iter_index(EXPIRE_ZSET, score_start=_SECONDS_LIMIT)
+        return seconds, millis
 
     def next_due(self) -> int | None:
         """Expiry time (ms) of the earliest TTL, or None."""
-        for _member, score in self.db.zset.iter_index(EXPIRE_ZSET):
-            return _as_ms(score)
-        return None
+        firsts = [first[1] for first in (next(walk, None) for walk in self._regions()) if first is not None]
+        return min(_as_ms(score) for score in firsts) if firsts else None
 
     def expire_due(self, now: int, limit: int = 1000) -> int:
         """Delete up to ``limit`` keys whose expiry time is <= ``now``; returns how many.
@@ -62,13 +105,15 @@ class TTL:
         (ZDEL), both logged so that slaves expire the key too.
         """
         due = []
-        for member, score in self.db.zset.iter_index(EXPIRE_ZSET):
-            if _as_ms(score) > now or len(due) >= limit:
-                break
-            due.append(member)
+        for walk in self._regions():
+            for member, score in walk:
+                if _as_ms(score) > now or len(due) >= limit:
+                    break
+                due.append(member)
         for member in due:
             self.db.kv.delete(member)
             self.db.zset.delete(EXPIRE_ZSET, member)
         if due:
             self.db.commit()
         return len(due)
+
