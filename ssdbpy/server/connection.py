@@ -220,9 +220,10 @@ class Connection:
         if first.__class__ is not Backend:
             if first[0] in _WRITES:
                 self._note_write()
-            reads = self.engine.overlay_reads
+            engine = self.engine
+            reads, staged = engine.overlay_reads, engine.staged_total
             first = execute(self.ctx, first)
-            if self.engine.overlay_reads != reads:
+            if engine.overlay_reads != reads or engine.staged_total != staged:
                 self._depends = True
         if first.__class__ is Backend:
             backend = first
@@ -331,11 +332,12 @@ class Connection:
         room = self.OUTPUT_CHUNK  # bytes of replies before the rest waits for them to be sent
         gate = self.state.write_gate
         engine = self.engine
-        reads = engine.overlay_reads
+        reads, staged = engine.overlay_reads, engine.staged_total
         try:
             return self._run_requests(in_greenlet, out, next_request, ctx, desc, direct, room, gate)
         finally:
-            if engine.overlay_reads != reads:
+            # a reply that read, or came after staging, a write not yet in LevelDB waits for it
+            if engine.overlay_reads != reads or engine.staged_total != staged:
                 self._depends = True
 
     def _run_requests(self, in_greenlet, out, next_request, ctx, desc, direct, room, gate):
@@ -432,7 +434,9 @@ class Connection:
         if not out:
             return
         self._out = []
+        depends, self._depends = self._depends, False
         if self._writes:
+            depends = True
             writes, self._writes = self._writes, []
             # a write failed while this chunk ran (a scan's commit): its earlier writes are gone
             done = partial(self._committed_writes, out, writes, self.engine.aborts != self._aborts)
@@ -441,7 +445,6 @@ class Connection:
         self._deferred += 1
         # replies that read writes not yet in LevelDB, or answer writes, leave once those are
         # in it; the others at the end of the loop turn, even while a big batch is written
-        depends, self._depends = self._depends or done.func is self._committed_writes, False
         if depends or self._deferred > 1:
             self.group.after_commit(done)
             self.group.kick()

@@ -128,6 +128,8 @@ class Engine:
         #: point reads answered from writes not yet in LevelDB (staged or in flight): a
         #: reply that depends on one must wait for their commit, any other may leave at once
         self.overlay_reads = 0
+        #: writes staged so far (put and delete calls): a reply given after staging one waits for it
+        self.staged_total = 0
 
     # --- point access -------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
@@ -148,11 +150,13 @@ class Engine:
         p = self._pending
         self._undo.append((key, p.get(key, _MISSING)))
         p[key] = value
+        self.staged_total += 1
 
     def delete(self, key: bytes) -> None:
         p = self._pending
         self._undo.append((key, p.get(key, _MISSING)))
         p[key] = None
+        self.staged_total += 1
 
     # --- staging ------------------------------------------------------------
     def savepoint(self) -> tuple[int, int]:
