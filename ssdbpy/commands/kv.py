@@ -8,7 +8,7 @@ from ssdbpy.commands.pacing import limit_at, many_args
 from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
 from ssdbpy.db.slices import STEP, collect, collect_flat
 from ssdbpy.db.ttl import parse_ttl
-from ssdbpy.storage.keys import MAX_NAME
+from ssdbpy.storage.keys import MAX_NAME, encode_kv
 
 OK = errors.OK
 OK1 = [OK, b"1"]
@@ -22,7 +22,12 @@ def _too_long(key: bytes) -> None:
         raise errors.ServerError()
 
 
-@command("get", 2, READ)
+def _big_value(ctx, args: list[bytes]) -> bool:
+    """A ``get`` of a key last seen with a big value runs where its read can leave the loop."""
+    return len(args) > 1 and encode_kv(args[1]) in ctx.db.engine.big_keys
+
+
+@command("get", 2, READ, long=_big_value)
 def get(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)

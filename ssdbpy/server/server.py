@@ -56,6 +56,7 @@ class Server:
             self.state.ipfilter.add_deny(entry)
         load_kv_range(self.state)
         self.state.run_blocking = self._run_blocking
+        self.db.engine.read_off_loop = self._read_off_loop
         self.background = Background(self.db)
         self.group = GroupCommit(self.db)
         self.state.pause = Pace(self.group)
@@ -66,6 +67,13 @@ class Server:
         #: called first by stop() (e.g. to stop replication links)
         self.on_stop: list = []
         self.address: tuple[str, int] = (srv.ip, srv.port)
+
+    @staticmethod
+    def _read_off_loop(fn, key):
+        """A read of a big value: on a worker thread from a greenlet (LevelDB copies it without the GIL)."""
+        if gevent.getcurrent() is gevent.get_hub():
+            return fn(key)
+        return gevent.get_hub().threadpool.apply(fn, (key,))
 
     @staticmethod
     def _run_blocking(fn, *args):

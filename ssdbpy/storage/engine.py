@@ -79,6 +79,8 @@ class Detached:
 #: values at least this big are copied into the write batch by the thread that writes it:
 #: WriteBatch.put runs without the GIL, and copying 100 MB takes ~50 ms
 BIG_VALUE = 1 << 20
+#: most keys remembered in Engine.big_keys
+MAX_BIG_KEYS = 100_000
 
 
 class Engine:
@@ -130,6 +132,11 @@ class Engine:
         self.overlay_reads = 0
         #: writes staged so far (put and delete calls): a reply given after staging one waits for it
         self.staged_total = 0
+        #: keys last seen with a value of BIG_VALUE bytes or more (written or read; a hint, may be stale)
+        self.big_keys: set[bytes] = set()
+        #: ``read_off_loop(fn, key)``: run a LevelDB read of a big value where it does not hold
+        #: the event loop (set by the server: a worker thread when called from a greenlet)
+        self.read_off_loop: Callable[[Callable[[bytes], bytes | None], bytes], bytes | None] | None = None
 
     # --- point access -------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
@@ -144,13 +151,26 @@ class Engine:
                 if v is not _MISSING:
                     self.overlay_reads += 1
                     return v  # type: ignore[return-value]
-        return self._db.get(key)
+        if key in self.big_keys and self.read_off_loop is not None:
+            return self.read_off_loop(self._db.get, key)
+        v = self._db.get(key)
+        if v is not None and len(v) >= BIG_VALUE:
+            self._note_big(key)
+        return v
+
+    def _note_big(self, key: bytes) -> None:
+        big = self.big_keys
+        if len(big) >= MAX_BIG_KEYS:
+            big.clear()  # a hint only: forgetting costs one read on the event loop
+        big.add(key)
 
     def put(self, key: bytes, value: bytes) -> None:
         p = self._pending
         self._undo.append((key, p.get(key, _MISSING)))
         p[key] = value
         self.staged_total += 1
+        if len(value) >= BIG_VALUE:
+            self._note_big(key)
 
     def delete(self, key: bytes) -> None:
         p = self._pending

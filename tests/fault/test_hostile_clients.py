@@ -252,3 +252,37 @@ def test_client_output_buffer_limit_disconnects_clients_over_it(server_factory):
     log = srv.log_path.read_text()
     assert "over the hard client_output_buffer_limit" in log
     assert "over the soft client_output_buffer_limit" in log
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("proto", ["ssdb", "resp"])
+def test_a_100mb_value_does_not_stall_the_others(server, proto):
+    """``set`` and ``get`` of 100 MB: parsing, the batch, the write and the reply stay off the others' way."""
+    body = b"v" * (100 * MB)
+    if proto == "ssdb":
+        put, ok = b"3\nset\n3\nbig\n%d\n" % len(body) + body + b"\n\n", b"2\nok\n1\n1\n\n"
+        get, head = ssdb("get", "big"), b"2\nok\n%d\n" % len(body)
+    else:
+        put, ok = b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n" % len(body) + body + b"\r\n", b"+OK\r\n"
+        get, head = resp("GET", "big"), b"$%d\r\n" % len(body)
+    want = head + body + (b"\n\n" if proto == "ssdb" else b"\r\n")
+    s = connect(server.port, timeout=60)
+    got = bytearray(len(want))
+    view = memoryview(got)
+    for _ in range(2):
+        with Pinger(server.port) as pinger:
+            s.sendall(put)
+            assert s.recv(64) == ok
+            time.sleep(0.2)
+        pinger.check(0.1)
+        with Pinger(server.port) as pinger:
+            s.sendall(get)
+            n = 0
+            while n < len(want):
+                k = s.recv_into(view[n:])
+                assert k, "connection closed"
+                n += k
+            time.sleep(0.2)
+        pinger.check(0.1)
+        assert got == want
+    s.close()
