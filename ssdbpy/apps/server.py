@@ -272,6 +272,7 @@ def _wire_replication(settings: Settings, srv: Server):
     from ssdbpy.replication.manager import Replication
 
     repl = Replication(srv.db, sync_speed=settings.replication.sync_speed)
+    repl.write_gate = srv.state.write_gate
     srv.state.repl = repl
     srv.on_stop.append(repl.stop)
     b = srv.db.binlog

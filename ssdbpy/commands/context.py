@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ssdbpy import errors
 
@@ -142,6 +143,49 @@ class Context:
             if gate.held and gate.owner is not self:
                 gate.wait()  # a long write started before flushdb goes on after it
             self.savepoint = self.db.savepoint()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A write over many keys that yields between slices (``cooperate``), all or nothing.
+
+        As SSDB's one batch per ``multi_set``: its writes reach LevelDB together,
+        and no other client sees any of them before the command ends (readers see
+        the data as it was; Engine's atomic section).  Other writes wait meanwhile
+        (the write gate), so the section's binlog records are numbered in a row.
+        If the handler fails (an exception other than an error reply), nothing of
+        it is staged.  Inline and in event-loop
+        callbacks, where nothing else runs until the handler returns, it is a
+        plain block.
+        """
+        server = self.server
+        pause = server.pause
+        if pause is None or not pause.on_greenlet():
+            yield
+            return
+        gate = server.write_gate
+        gate.wait()
+        gate.hold(self)
+        db = self.db
+        engine = db.engine
+        try:
+            pause.drain()  # start from an empty overlay: the section holds its writes only
+            seq = db.binlog.last_seq
+            engine.begin_atomic()
+            self.savepoint = db.savepoint()
+            keep = False
+            try:
+                yield
+                keep = True
+            except errors.SSDBError:
+                keep = True  # an error reply: what was written before it stays (as SSDB)
+                raise
+            finally:
+                engine.end_atomic(keep)
+                if not keep:
+                    db.binlog.last_seq = seq
+                self.savepoint = db.savepoint()
+        finally:
+            gate.release()
 
     def check_kv_range(self, key: bytes) -> None:
         kr = self.server.kv_range

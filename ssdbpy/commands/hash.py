@@ -119,17 +119,21 @@ def hrlist(ctx, args):
 
 
 # --- multi -------------------------------------------------------------------
-@command("multi_hset", 4, WRITE, arity_error=client_error_bare)
+@command("multi_hset", 4, WRITE, arity_error=client_error_bare, long=many_args)
 def multi_hset(ctx, args):
     """Fields are set in turn; the first invalid one answers ``["error"]`` and
-    the fields before it stay written (as SSDB)."""
+    the fields before it stay written (as SSDB).  A long request is staged in
+    slices (Context.atomic)."""
     if len(args) % 2:
         raise errors.ClientError()
     h = ctx.db.hash
     name = args[1]
     n = 0
-    for i in range(2, len(args), 2):
-        n += h.set(name, args[i], args[i + 1])
+    with ctx.atomic():
+        for lo in range(2, len(args), 2 * STEP):
+            for i in range(lo, min(lo + 2 * STEP, len(args)), 2):
+                n += h.set(name, args[i], args[i + 1])
+            ctx.cooperate()
     return [OK, str(n).encode()]
 
 
@@ -148,13 +152,16 @@ def multi_hget(ctx, args):
     return out
 
 
-@command("multi_hdel", 3, WRITE)
+@command("multi_hdel", 3, WRITE, long=many_args)
 def multi_hdel(ctx, args):
     h = ctx.db.hash
     name = args[1]
     n = 0
-    for f in args[2:]:
-        n += h.delete(name, f)
+    with ctx.atomic():
+        for lo in range(2, len(args), STEP):
+            for f in args[lo : lo + STEP]:
+                n += h.delete(name, f)
+            ctx.cooperate()
     return [OK, str(n).encode()]
 
 

@@ -261,8 +261,9 @@ def strlen(ctx, args):
 
 
 # --- multi -------------------------------------------------------------------
-@command("multi_set", 3, WRITE, arity_error=client_error_bare)
+@command("multi_set", 3, WRITE, arity_error=client_error_bare, long=many_args)
 def multi_set(ctx, args):
+    """One batch, as SSDB; a long request is staged in slices (Context.atomic)."""
     if len(args) % 2 == 0:
         raise errors.ClientError()
     pairs = range(1, len(args), 2)
@@ -271,8 +272,11 @@ def multi_set(ctx, args):
         if not k or len(k) > MAX_NAME:
             return OK0
     kv = ctx.db.kv
-    for i in pairs:
-        kv.set(args[i], args[i + 1])
+    with ctx.atomic():
+        for lo in range(1, len(args), 2 * STEP):
+            for i in range(lo, min(lo + 2 * STEP, len(args)), 2):
+                kv.set(args[i], args[i + 1])
+            ctx.cooperate()
     return [OK, str(len(pairs)).encode()]
 
 
@@ -291,14 +295,18 @@ def multi_get(ctx, args):
     return out
 
 
-@command("multi_del", 2, WRITE)
+@command("multi_del", 2, WRITE, long=many_args)
 def multi_del(ctx, args):
+    """One batch, as SSDB; a long request is staged in slices (Context.atomic)."""
     db = ctx.db
     for k in args[1:]:
         _too_long(k)
-    for k in args[1:]:
-        db.kv.delete(k)
-        db.ttl.delete(k)
+    with ctx.atomic():
+        for lo in range(1, len(args), STEP):
+            for k in args[lo : lo + STEP]:
+                db.kv.delete(k)
+                db.ttl.delete(k)
+            ctx.cooperate()
     return [OK, str(len(args) - 1).encode()]
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
-from ssdbpy.commands.pacing import limit_at, queue_over
+from ssdbpy.commands.pacing import limit_at, many_args, queue_over
 from ssdbpy.commands.registry import READ, WRITE, command
+from ssdbpy.db.slices import STEP
 
 OK = errors.OK
 OK_ONLY = [OK]
@@ -19,19 +20,32 @@ _INDEX_RANGE = [errors.ERROR, errors.MSG_INDEX_RANGE]
 
 
 # --- push --------------------------------------------------------------------
-@command("qpush", 3, WRITE)
+def _push(ctx, args, back: bool):
+    """Items pushed in turn (Queue.push); a long request in slices (Context.atomic)."""
+    push = ctx.db.queue.push
+    name = args[1]
+    if len(args) <= 2 + STEP:
+        return [OK, str(push(name, args[2:], back)).encode()]
+    with ctx.atomic():
+        for lo in range(2, len(args), STEP):
+            size = push(name, args[lo : lo + STEP], back)
+            ctx.cooperate()
+    return [OK, str(size).encode()]
+
+
+@command("qpush", 3, WRITE, long=many_args)
 def qpush(ctx, args):
-    return [OK, str(ctx.db.queue.push(args[1], args[2:], True)).encode()]
+    return _push(ctx, args, True)
 
 
-@command("qpush_back", 3, WRITE)
+@command("qpush_back", 3, WRITE, long=many_args)
 def qpush_back(ctx, args):
-    return [OK, str(ctx.db.queue.push(args[1], args[2:], True)).encode()]
+    return _push(ctx, args, True)
 
 
-@command("qpush_front", 3, WRITE)
+@command("qpush_front", 3, WRITE, long=many_args)
 def qpush_front(ctx, args):
-    return [OK, str(ctx.db.queue.push(args[1], args[2:], False)).encode()]
+    return _push(ctx, args, False)
 
 
 # --- pop / trim ----------------------------------------------------------------

@@ -245,20 +245,24 @@ def zfix(ctx, args):
 
 
 # --- multi ------------------------------------------------------------------------------
-@command("multi_zset", 4, WRITE, arity_error=client_error_bare)
+@command("multi_zset", 4, WRITE, arity_error=client_error_bare, long=many_args)
 def multi_zset(ctx, args):
+    """A long request is staged in slices (Context.atomic)."""
     if len(args) % 2:
         raise errors.ClientError()
     name = args[1]
     z = ctx.db.zset
     n = 0
-    for i in range(2, len(args), 2):
-        member = args[i]
-        if not name or not member:
-            continue
-        # earlier members stay written, as in SSDB
-        _check_len(name, member)
-        n += z.set(name, member, int64(args[i + 1]))
+    with ctx.atomic():
+        for lo in range(2, len(args), 2 * STEP):
+            for i in range(lo, min(lo + 2 * STEP, len(args)), 2):
+                member = args[i]
+                if not name or not member:
+                    continue
+                # earlier members stay written, as in SSDB
+                _check_len(name, member)
+                n += z.set(name, member, int64(args[i + 1]))
+            ctx.cooperate()
     return [OK, b"%d" % n]
 
 
@@ -277,14 +281,17 @@ def multi_zget(ctx, args):
     return out
 
 
-@command("multi_zdel", 3, WRITE)
+@command("multi_zdel", 3, WRITE, long=many_args)
 def multi_zdel(ctx, args):
     name = args[1]
     z = ctx.db.zset
     n = 0
-    for member in args[2:]:
-        _check_len(name, member)
-        n += z.delete(name, member)
+    with ctx.atomic():
+        for lo in range(2, len(args), STEP):
+            for member in args[lo : lo + STEP]:
+                _check_len(name, member)
+                n += z.delete(name, member)
+            ctx.cooperate()
     return [OK, b"%d" % n]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from ssdbpy.commands.context import WriteGate
 from ssdbpy.db.database import Database
 
 log = logging.getLogger("ssdbpy.repl")
@@ -38,6 +39,9 @@ class Replication:
         self.sessions: list[SyncSession] = []
         self.slaves: list[Slave] = []
         self.copies = 0
+        #: the server's write gate: slaves apply nothing while a command holds it (flushdb, a
+        #: long multi_* write); the server sets its own, this one never waits
+        self.write_gate: WriteGate = WriteGate()
         db.binlog.hold = self._hold
 
     def _hold(self) -> int | None:

@@ -236,6 +236,7 @@ class Slave:
         db = self.db
         applied = False
         want = limit if limit is not None else 1 << 62
+        self.repl.write_gate.wait()  # flushdb or a long atomic write runs: apply after it
         try:
             batch = reader.next_batch(want)
             for pkt in batch:

@@ -46,9 +46,28 @@ class Pace:
             return False
         if gevent.getcurrent() is self.hub:
             return False
-        self.settle()
+        engine = self.engine
+        if engine.atomic_active:
+            # an atomic section (Context.atomic): nothing is committed, its writes are
+            # hidden from the others while they run
+            engine.pause_atomic()
+            try:
+                gevent.sleep(_POLL)
+            finally:
+                engine.resume_atomic()
+        else:
+            self.settle()
         self._resumed = perf_counter()
         return True
+
+    def on_greenlet(self) -> bool:
+        """True where a long command may yield (not in an event-loop callback)."""
+        return gevent.getcurrent() is not self.hub
+
+    def drain(self) -> None:
+        """Block this greenlet until nothing is staged or in flight (the group commit writes it)."""
+        while self.engine.dirty:
+            self.group.wait()
 
     def settle(self) -> None:
         """Yield for a turn of the loop, with the writes staged so far committed first.

@@ -79,6 +79,10 @@ class Detached:
 #: values at least this big are copied into the write batch by the thread that writes it:
 #: WriteBatch.put runs without the GIL, and copying 100 MB takes ~50 ms
 BIG_VALUE = 1 << 20
+#: batches of more writes are built by the thread that writes them: building 800,000 puts
+#: takes ~100 ms, which would hold the event loop (the build is a Python loop, so the GIL
+#: goes back to the event loop every few ms)
+BUILD_ON_WRITER = 20_000
 #: most keys remembered in Engine.big_keys
 MAX_BIG_KEYS = 100_000
 
@@ -132,6 +136,9 @@ class Engine:
         self.overlay_reads = 0
         #: writes staged so far (put and delete calls): a reply given after staging one waits for it
         self.staged_total = 0
+        #: an atomic section is open: the layer that is not ``_pending`` now, as (writes, undo)
+        self._aside: tuple[dict[bytes, bytes | None], list] | None = None
+        self.atomic_active = False  # the section's owner is running (its layer is _pending)
         #: keys last seen with a value of BIG_VALUE bytes or more (written or read; a hint, may be stale)
         self.big_keys: set[bytes] = set()
         #: ``read_off_loop(fn, key)``: run a LevelDB read of a big value where it does not hold
@@ -207,11 +214,58 @@ class Engine:
 
     @property
     def dirty(self) -> bool:
-        """True while some write is staged or not yet confirmed in LevelDB."""
-        return bool(self._pending) or bool(self._inflight)
+        """True while some write is staged (an atomic section's included) or not yet in LevelDB."""
+        return bool(self._pending) or bool(self._inflight) or self._aside is not None
+
+    # --- atomic sections: a long write that yields, all or nothing ---------------------
+    #
+    # A write over many keys (multi_set of 100,000 pairs) runs in slices that let the
+    # other connections run, yet reaches LevelDB in one batch and is seen by nobody
+    # before: its writes are staged in a layer of their own.  While its owner runs
+    # (``atomic_active``), that layer is ``_pending``; while the owner waits between
+    # two slices, the shared overlay is ``_pending`` again and the layer is put aside,
+    # so other readers see the data as it was, and commits (group commit, iterate)
+    # take only the shared overlay.  At the end the layer becomes part of the shared
+    # overlay at once.  The caller holds other writers back meanwhile (the write
+    # gate), so the binlog numbers of the section follow each other.
+
+    def begin_atomic(self) -> None:
+        """Open an atomic section (nothing may be staged or in flight): its owner is running."""
+        if self._aside is not None or self._pending or self._inflight:
+            raise RuntimeError("begin_atomic with writes staged, in flight, or another section open")
+        self._aside = (self._pending, self._undo)  # the shared overlay, empty
+        self._pending, self._undo = {}, []
+        self.atomic_active = True
+
+    def pause_atomic(self) -> None:
+        """The owner yields: the shared overlay is back, the section's writes hidden."""
+        assert self.atomic_active and self._aside is not None
+        self._aside, (self._pending, self._undo) = (self._pending, self._undo), self._aside
+        self.atomic_active = False
+
+    def resume_atomic(self) -> None:
+        """The owner runs again: its layer is ``_pending``, the shared overlay put aside."""
+        assert not self.atomic_active and self._aside is not None
+        self._aside, (self._pending, self._undo) = (self._pending, self._undo), self._aside
+        self.atomic_active = True
+
+    def end_atomic(self, keep: bool) -> None:
+        """Close the section (its owner running): its writes join the shared overlay, or are dropped."""
+        assert self.atomic_active and self._aside is not None
+        shared, shared_undo = self._aside
+        self._aside = None
+        self.atomic_active = False
+        if not keep:
+            self._pending, self._undo = shared, shared_undo
+        elif shared:  # (not expected: writers are held back) the section's writes come last
+            shared.update(self._pending)
+            shared_undo.extend(self._undo)
+            self._pending, self._undo = shared, shared_undo
 
     def commit(self) -> None:
         """Write every staged change in one atomic LevelDB batch (after any in-flight one)."""
+        if self.atomic_active:
+            raise RuntimeError("commit inside an atomic section")
         self._drain()
         if not self._pending:
             self._undo.clear()
@@ -232,11 +286,15 @@ class Engine:
         """
         if not self._pending:
             return None
+        if self.atomic_active:
+            raise RuntimeError("detach inside an atomic section")
         big = None
         if self.failure is not None:
             self._recover()
         if self.failure is not None:
             wb = None  # refused by write_detached
+        elif len(self._pending) > BUILD_ON_WRITER:
+            wb = None  # built by write_detached, off the event loop (GIL released every few ms)
         else:
             # built here, on the thread that owns the overlay: the writing thread then
             # only runs LevelDB (no GIL), instead of contending for the GIL per key
@@ -267,6 +325,8 @@ class Engine:
             if failure is not None:
                 d.error = failure  # detached after (or during) a failure: never written
             else:
+                if d.batch is None:  # a batch of many writes: built here, not by the detaching thread
+                    d.batch = self._build(d.writes)
                 if d.big:
                     put = d.batch.put
                     for k, v in d.big:
@@ -277,6 +337,17 @@ class Engine:
             self.failure = exc  # the writes after this one must not reach LevelDB
         finally:
             d.done.set()
+
+    def _build(self, writes: dict[bytes, bytes | None]):
+        wb = self._db.write_batch()
+        put = wb.put
+        delete = wb.delete
+        for k, v in writes.items():
+            if v is None:
+                delete(k)
+            else:
+                put(k, v)
+        return wb
 
     def finish(self, d: Detached) -> None:
         """Retire a written batch; raises WriteFailed if its write failed.

@@ -221,3 +221,81 @@ def test_flushdb_holds_writes_until_done_without_stalling(server):
     # the writer's set in flight when flushdb started may precede it (then its hset waited)
     assert first <= acked_at_reply + 1
     assert not writer.errors, writer.errors
+
+
+class AtomicReader:
+    """A thread reading the first and the last key of a long write in one request, again and again."""
+
+    def __init__(self, srv, args: tuple) -> None:
+        self.client = srv.client(timeout=30)
+        self.args = args
+        self.seen: set[tuple] = set()
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "AtomicReader":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        self.client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.seen.add(tuple(self.client.request(*self.args)))
+            except OSError as exc:
+                self.errors.append(repr(exc))
+                return
+            time.sleep(0.0005)
+
+
+N_MULTI = 200_000
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("kind", ["multi_set", "multi_del", "multi_hset", "multi_hdel", "multi_zset",
+                                  "multi_zdel", "qpush_front"])
+def test_long_multi_writes_do_not_stall_and_stay_all_or_nothing(server, kind):
+    """A write over 200,000 keys yields between slices, yet others see none of it or all of it."""
+    c = server.client(timeout=60)
+    keys = [b"mk%08d" % i for i in range(N_MULTI)]
+    first, last = keys[0], keys[-1]
+    if kind in ("multi_del", "multi_hdel", "multi_zdel"):  # something to delete first
+        load = {"multi_del": ("multi_set", None), "multi_hdel": ("multi_hset", b"h"),
+                "multi_zdel": ("multi_zset", b"z")}[kind]
+        _pipelined(c, _bulk(load[0], load[1], N_MULTI, lambda i: [keys[i], b"%d" % i]))
+    name = {"multi_set": [], "multi_del": [], "multi_hset": [b"h"], "multi_hdel": [b"h"],
+            "multi_zset": [b"z"], "multi_zdel": [b"z"], "qpush_front": [b"q"]}[kind]
+    if kind in ("multi_set", "multi_hset", "multi_zset"):
+        request = [kind, *name] + [x for i in range(N_MULTI) for x in (keys[i], b"%d" % i)]
+    elif kind == "qpush_front":
+        request = [kind, *name, *keys]
+    else:
+        request = [kind, *name, *keys]
+    probe = {"multi_set": ("multi_get", first, last), "multi_del": ("multi_get", first, last),
+             "multi_hset": ("multi_hget", "h", first, last), "multi_hdel": ("multi_hget", "h", first, last),
+             "multi_zset": ("multi_zget", "z", first, last), "multi_zdel": ("multi_zget", "z", first, last),
+             "qpush_front": ("qsize", "q")}[kind]
+    before = tuple(c.request(*probe))
+    with Writer(server) as writer, AtomicReader(server, probe) as reader:
+        while len(writer.acked) < 10:
+            time.sleep(0.01)
+        reply, pinger = timed(server.port, c, *request)
+        acked_at_reply = len(writer.acked)
+        while len(writer.acked) < acked_at_reply + 10:
+            time.sleep(0.01)
+    after = tuple(c.request(*probe))
+    assert reply[0] == b"ok", reply
+    pinger.check(LIMIT)
+    assert before != after
+    # never a mix: the reader saw the data before the write or after it, nothing between
+    assert reader.seen <= {before, after}, sorted(reader.seen - {before, after})[:3]
+    assert not reader.errors, reader.errors
+    writer.check(c)
+    if kind == "qpush_front":
+        assert after == (b"ok", str(N_MULTI).encode())
+        assert c.request("qfront", "q") == [b"ok", last]  # pushed in turn: the last one is in front
