@@ -171,6 +171,7 @@ class Context:
             pause.drain()  # start from an empty overlay: the section holds its writes only
             seq = db.binlog.last_seq
             engine.begin_atomic()
+            db.binlog.hidden_after = seq  # replication streams stop before the section's records
             self.savepoint = db.savepoint()
             keep = False
             try:
@@ -181,6 +182,7 @@ class Context:
                 raise
             finally:
                 engine.end_atomic(keep)
+                db.binlog.hidden_after = None
                 if not keep:
                     db.binlog.last_seq = seq
                 self.savepoint = db.savepoint()

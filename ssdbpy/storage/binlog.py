@@ -67,6 +67,8 @@ class Binlog:
         self.type = SYNC
         self.min_seq = 0
         self.last_seq = 0
+        #: an atomic section is open: the records numbered after this one are not visible yet
+        self.hidden_after: int | None = None
         self._recover()
         #: highest sequence detached into a batch (a rollback never goes below it)
         self.committed_seq = self.last_seq
@@ -99,7 +101,10 @@ class Binlog:
 
     @property
     def max_seq(self) -> int:
-        return self.last_seq
+        """The last record the others may read: during an atomic section (Engine), the
+        last one before it, since the section's records stay hidden until it ends."""
+        hidden = self.hidden_after
+        return self.last_seq if hidden is None else hidden
 
     def add(self, cmd: int, key: bytes) -> None:
         """Stage a record for ``key`` (the encoded data key, or a raw queue name)."""

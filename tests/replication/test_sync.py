@@ -129,3 +129,44 @@ def test_sync_speed_limits_the_copy(server_factory):
     assert took >= 1.8, f"a 3 MB copy at 1 MB/s finished in {took:.2f} s"
     m.close()
     s.close()
+
+
+@pytest.mark.timeout(180)
+def test_long_multi_writes_replicate_whole(server_factory):
+    """Long multi_* writes (atomic sections that yield) reach slaves in full: one streaming
+    while they run, one whose copy starts while one of them is running."""
+    import threading
+
+    master = server_factory("master")
+    early = server_factory("early", slaveof=[master.slaveof()])
+    from tests.harness.replication import slave_link
+
+    m = master.client(timeout=60)
+    mixed_writes(m, 500, seed=11)
+    with early.client() as e:
+        wait_for(lambda: slave_link(e)["status"] == "SYNC", timeout=30, what="slave in SYNC")
+        copied = slave_link(e)["copy_count"]
+    n = 60000
+    big = ["multi_set"] + [x for i in range(n) for x in (f"L{i:06d}", f"v{i}")]
+    hbig = ["multi_hset", "Lh"] + [x for i in range(n) for x in (f"f{i:06d}", f"v{i}")]
+    late: list = []
+
+    def join_late():
+        time.sleep(0.05)  # the copy of this slave starts while the long writes run
+        late.append(server_factory("late", slaveof=[master.slaveof()]))
+
+    t = threading.Thread(target=join_late)
+    t.start()
+    for req in (big, hbig, ["multi_del"] + [f"L{i:06d}" for i in range(0, n, 3)], big):
+        assert m.request(*req)[0] == b"ok"
+        mixed_writes(m, 200, seed=len(req))
+    t.join(60)
+    assert late, "the late slave did not start"
+    snap = converge([master, early, late[0]], timeout=60)
+    # streamed, not copied again: the section's records were never taken for a gap
+    with early.client() as e:
+        assert slave_link(e)["copy_count"] == copied, slave_link(e)
+    assert m.request("hsize", "Lh") == [b"ok", str(n).encode()]
+    assert m.request("get", f"L{n - 1:06d}") == [b"ok", f"v{n - 1}".encode()]
+    assert snap
+    m.close()
