@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ssdbpy import errors
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
+
+
+_NO_SECTION = nullcontext()
 
 
 class KeyRange:
@@ -144,8 +147,12 @@ class Context:
                 gate.wait()  # a long write started before flushdb goes on after it
             self.savepoint = self.db.savepoint()
 
+    def atomic(self, long: bool = True):
+        """:meth:`atomic_section` for a long request; a shared no-op block for a short one."""
+        return self.atomic_section() if long else _NO_SECTION
+
     @contextmanager
-    def atomic(self) -> Iterator[None]:
+    def atomic_section(self) -> Iterator[None]:
         """A write over many keys that yields between slices (``cooperate``), all or nothing.
 
         As SSDB's one batch per ``multi_set``: its writes reach LevelDB together,

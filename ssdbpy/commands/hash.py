@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
-from ssdbpy.commands.pacing import hash_over, limit_at, many_args
+from ssdbpy.commands.pacing import LONG, hash_over, limit_at, many_args
 from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
 from ssdbpy.db.slices import STEP, collect, collect_flat
 
@@ -129,11 +129,13 @@ def multi_hset(ctx, args):
     h = ctx.db.hash
     name = args[1]
     n = 0
-    with ctx.atomic():
+    long = len(args) > LONG
+    with ctx.atomic(long):
         for lo in range(2, len(args), 2 * STEP):
             for i in range(lo, min(lo + 2 * STEP, len(args)), 2):
                 n += h.set(name, args[i], args[i + 1])
-            ctx.cooperate()
+            if long:
+                ctx.cooperate()
     return [OK, str(n).encode()]
 
 
@@ -157,11 +159,13 @@ def multi_hdel(ctx, args):
     h = ctx.db.hash
     name = args[1]
     n = 0
-    with ctx.atomic():
+    long = len(args) > LONG
+    with ctx.atomic(long):
         for lo in range(2, len(args), STEP):
             for f in args[lo : lo + STEP]:
                 n += h.delete(name, f)
-            ctx.cooperate()
+            if long:
+                ctx.cooperate()
     return [OK, str(n).encode()]
 
 

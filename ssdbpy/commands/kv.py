@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
-from ssdbpy.commands.pacing import limit_at, many_args
+from ssdbpy.commands.pacing import LONG, limit_at, many_args
 from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
 from ssdbpy.db.slices import STEP, collect, collect_flat
 from ssdbpy.db.ttl import parse_ttl
@@ -24,7 +24,8 @@ def _too_long(key: bytes) -> None:
 
 def _big_value(ctx, args: list[bytes]) -> bool:
     """A ``get`` of a key last seen with a big value runs where its read can leave the loop."""
-    return len(args) > 1 and encode_kv(args[1]) in ctx.db.engine.big_keys
+    big = ctx.db.engine.big_keys
+    return bool(big) and len(args) > 1 and encode_kv(args[1]) in big
 
 
 @command("get", 2, READ, long=_big_value)
@@ -272,11 +273,13 @@ def multi_set(ctx, args):
         if not k or len(k) > MAX_NAME:
             return OK0
     kv = ctx.db.kv
-    with ctx.atomic():
+    long = len(args) > LONG
+    with ctx.atomic(long):
         for lo in range(1, len(args), 2 * STEP):
             for i in range(lo, min(lo + 2 * STEP, len(args)), 2):
                 kv.set(args[i], args[i + 1])
-            ctx.cooperate()
+            if long:
+                ctx.cooperate()
     return [OK, str(len(pairs)).encode()]
 
 
@@ -301,12 +304,14 @@ def multi_del(ctx, args):
     db = ctx.db
     for k in args[1:]:
         _too_long(k)
-    with ctx.atomic():
+    long = len(args) > LONG
+    with ctx.atomic(long):
         for lo in range(1, len(args), STEP):
             for k in args[lo : lo + STEP]:
                 db.kv.delete(k)
                 db.ttl.delete(k)
-            ctx.cooperate()
+            if long:
+                ctx.cooperate()
     return [OK, str(len(args) - 1).encode()]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
-from ssdbpy.commands.pacing import limit_at, many_args, queue_over
+from ssdbpy.commands.pacing import LONG, limit_at, many_args, queue_over
 from ssdbpy.commands.registry import READ, WRITE, command
 from ssdbpy.db.slices import STEP
 
@@ -26,10 +26,12 @@ def _push(ctx, args, back: bool):
     name = args[1]
     if len(args) <= 2 + STEP:
         return [OK, str(push(name, args[2:], back)).encode()]
-    with ctx.atomic():
+    long = len(args) > LONG
+    with ctx.atomic(long):
         for lo in range(2, len(args), STEP):
             size = push(name, args[lo : lo + STEP], back)
-            ctx.cooperate()
+            if long:
+                ctx.cooperate()
     return [OK, str(size).encode()]
 
 

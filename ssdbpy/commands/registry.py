@@ -45,11 +45,14 @@ class Command:
     #: runs on the connection's greenlet, where ``ctx.cooperate()`` between slices lets the
     #: other connections run; short requests of the same command stay in the callback
     long: LongTest | None = None
+    #: blocking, or long for some requests (derived; read on every request)
+    may_hold: bool = False
 
     def __post_init__(self) -> None:
         self.is_write = self.flags in (WRITE, WRITE_INLINE)
         self.is_backend = self.flags == BACKEND
         self.blocking = self.blocking or self.is_backend
+        self.may_hold = self.blocking or self.long is not None
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ssdbpy import errors
 from ssdbpy.cnum import UINT64_MAX, int64, uint64, wrap_int64
-from ssdbpy.commands.pacing import limit_at, many_args, zset_over
+from ssdbpy.commands.pacing import LONG, limit_at, many_args, zset_over
 from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
 from ssdbpy.db.slices import STEP
 from ssdbpy.storage.keys import MAX_NAME
@@ -253,7 +253,8 @@ def multi_zset(ctx, args):
     name = args[1]
     z = ctx.db.zset
     n = 0
-    with ctx.atomic():
+    long = len(args) > LONG
+    with ctx.atomic(long):
         for lo in range(2, len(args), 2 * STEP):
             for i in range(lo, min(lo + 2 * STEP, len(args)), 2):
                 member = args[i]
@@ -262,7 +263,8 @@ def multi_zset(ctx, args):
                 # earlier members stay written, as in SSDB
                 _check_len(name, member)
                 n += z.set(name, member, int64(args[i + 1]))
-            ctx.cooperate()
+            if long:
+                ctx.cooperate()
     return [OK, b"%d" % n]
 
 
@@ -286,12 +288,14 @@ def multi_zdel(ctx, args):
     name = args[1]
     z = ctx.db.zset
     n = 0
-    with ctx.atomic():
+    long = len(args) > LONG
+    with ctx.atomic(long):
         for lo in range(2, len(args), STEP):
             for member in args[lo : lo + STEP]:
                 _check_len(name, member)
                 n += z.delete(name, member)
-            ctx.cooperate()
+            if long:
+                ctx.cooperate()
     return [OK, b"%d" % n]
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Iterator
 from ssdbpy import errors
 from ssdbpy.cnum import strict_int64, wrap_int64
 from ssdbpy.storage import binlog as bl
+from ssdbpy.storage.engine import BIG_VALUE
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -20,7 +21,7 @@ class KV:
         self.binlog = db.binlog
 
     def get(self, key: bytes) -> bytes | None:
-        return self.engine.get(b"k" + key)
+        return self.engine.get_value(b"k" + key)
 
     def exists(self, key: bytes) -> bool:
         return self.engine.get(b"k" + key) is not None
@@ -30,6 +31,8 @@ class KV:
         ek = b"k" + key
         self.engine.put(ek, value)
         self.binlog.add(bl.KSET, ek)
+        if len(value) >= BIG_VALUE:
+            self.engine.note_big(ek)
 
     def delete(self, key: bytes) -> None:
         """Delete ``key`` and log KDEL whether or not it existed (as SSDB does)."""

@@ -79,7 +79,9 @@ _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
 _STRTOL = re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-9]*)")
 #: an aggregate header (array, set, push, attribute) declaring 10,000 elements or more
-_BIG_AGGREGATE = re.compile(rb"[*~>|%]([0-9]{5,})")
+#: (hiredis allocates a map without a size: '%' is harmless)
+_BIG_AGGREGATE = re.compile(rb"[*~>|]([0-9]{5,})")
+_BIG_ARRAY = re.compile(rb"\*([0-9]{5,})")  # the same for arrays alone (a literal prefix: fast)
 
 
 def _to_c_int(v: int) -> int:
@@ -135,12 +137,20 @@ def parse_canonical(src: bytes | bytearray, start: int) -> tuple[list[list[bytes
     # header, and freeing a list of 2e9 slots takes seconds: hand it only the bytes
     # before a header that declares more elements than the bytes after it could hold
     end = len(src)
-    m = _BIG_AGGREGATE.search(src, start)
+    # requests hold '*' headers only; '~', '>' and '|' (RESP3 aggregates) are rare enough
+    # that a long buffer holding one anywhere is checked with the slower pattern (which
+    # is the cheaper check for a short buffer)
+    if end - start <= 128 or (src.find(b">", start) >= 0 or src.find(b"~", start) >= 0
+                              or src.find(b"|", start) >= 0):
+        big = _BIG_AGGREGATE
+    else:
+        big = _BIG_ARRAY
+    m = big.search(src, start)
     while m is not None:
         if _digits_value(m.group(1)) * 4 > end - m.end():
             end = m.start()
             break
-        m = _BIG_AGGREGATE.search(src, m.end())
+        m = big.search(src, m.end())
     if end <= start:
         return [], start
     reader.feed(src, start, end - start)

@@ -50,8 +50,6 @@ _WAIT_SENT, _RESUMING = 1, 2  # Connection._backlog: waiting for the replies to 
 RENDER_OFF_LOOP = 20000
 RENDER_SLICE = 4096  # blocks encoded between two pauses
 
-#: names whose handler must (``blocking``) or may (``long``) run on the connection's greenlet
-_HELD = {name: cmd for name, cmd in COMMANDS.items() if cmd.blocking or cmd.long is not None}
 
 # --- replies to writes whose batch failed (disk full): SSDB's bare ``error`` ----------------
 #: write command names: a chunk remembers which of its replies answer one; and they are
@@ -156,7 +154,7 @@ class Connection:
         "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate", "_direct",
         "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
         "_counted", "_backlog", "_queued", "_limit", "_soft_timer", "_writes", "_aborts",
-        "_depends", "_parts",
+        "_reads0", "_staged0", "_parts",
     )
 
     #: chunks of replies waiting for commits before the connection stops reading
@@ -205,8 +203,9 @@ class Connection:
         self._soft_timer = None  # running while _queued is above the soft limit
         self._writes: list[int] = []  # indexes in _out of the replies to write commands
         self._aborts = 0  # engine.aborts before the first write in _out
-        #: a reply in _out read a write not yet in LevelDB (Engine.overlay_reads)
-        self._depends = False
+        #: Engine.overlay_reads and staged_total when the replies in _out began: a reply that
+        #: read, or came after staging, a write not yet in LevelDB waits for its commit
+        self._reads0 = self._staged0 = 0
         self._parts = False  # _out holds a big reply in parts (sent without joining them)
 
     # --- reading on or off ---------------------------------------------------------------
@@ -241,14 +240,12 @@ class Connection:
     def _run_held(self, held: tuple) -> bool:
         """Serve a request that may block, then the rest of the input; True if the connection ended."""
         first = held[0]
+        engine = self.engine
+        self._reads0, self._staged0 = engine.overlay_reads, engine.staged_total
         if first.__class__ is not Backend:
             if first[0] in _WRITES:
                 self._note_write()
-            engine = self.engine
-            reads, staged = engine.overlay_reads, engine.staged_total
             first = execute(self.ctx, first)
-            if engine.overlay_reads != reads or engine.staged_total != staged:
-                self._depends = True
         if first.__class__ is Backend:
             backend = first
         else:
@@ -326,6 +323,8 @@ class Connection:
 
     def _serve_input(self) -> None:
         """Execute the requests received, send their replies, and hand over or close as they say."""
+        engine = self.engine
+        self._reads0, self._staged0 = engine.overlay_reads, engine.staged_total
         try:
             r = self._process(False)
             self._flush()
@@ -360,17 +359,7 @@ class Connection:
         direct = self._direct
         room = self.OUTPUT_CHUNK  # bytes of replies before the rest waits for them to be sent
         gate = self.state.write_gate
-        engine = self.engine
-        reads, staged = engine.overlay_reads, engine.staged_total
-        try:
-            return self._run_requests(in_greenlet, out, next_request, ctx, desc, direct, room, gate)
-        finally:
-            # a reply that read, or came after staging, a write not yet in LevelDB waits for it
-            if engine.overlay_reads != reads or engine.staged_total != staged:
-                self._depends = True
-
-    def _run_requests(self, in_greenlet, out, next_request, ctx, desc, direct, room, gate):
-        """The loop of :meth:`_process`."""
+        commands_get = COMMANDS.get
         while True:
             if room <= 0:
                 # the replies so far must leave before the next requests run: a client
@@ -405,16 +394,25 @@ class Connection:
                         out.append(text)
                         room -= len(text)
                         continue
-            if not in_greenlet:
-                held = _HELD.get(args[0])
-                if (held is not None and (held.blocking or held.long(ctx, args))) or (
-                        gate.held and args[0] in _WRITES):
-                    self._desc = desc
-                    self._held = (args,)
-                    return True
-            if args[0] in _WRITES:
-                self._note_write()
-            reply = execute(ctx, args) if cmd is None else run(ctx, cmd, args)
+            if cmd is None:
+                cmd = commands_get(args[0])
+                if cmd is None:  # unknown (or not authenticated): execute() replies
+                    reply = execute(ctx, args)
+                    data = encode_ssdb(reply) if desc is None else desc.render(reply)
+                    out.append(data)
+                    room -= len(data)
+                    continue
+            is_write = cmd.is_write
+            if not in_greenlet and ((cmd.may_hold and (cmd.blocking or cmd.long(ctx, args)))
+                                    or (is_write and gate.held)):
+                self._desc = desc
+                self._held = (args,)
+                return True
+            if is_write:  # remembered: its reply becomes ``error`` if its batch fails
+                if not self._writes:
+                    self._aborts = self.engine.aborts
+                self._writes.append(len(out))
+            reply = run(ctx, cmd, args)
             if reply.__class__ is Backend:
                 self._desc = desc
                 if in_greenlet:
@@ -423,7 +421,7 @@ class Connection:
                 return True
             if in_greenlet:
                 self._desc = desc
-                parts = None if args[0] in _WRITES else _big_parts(reply, desc)
+                parts = None if is_write else _big_parts(reply, desc)
                 if parts is not None:
                     out += parts
                     self._parts = True
@@ -469,7 +467,10 @@ class Connection:
         if not out:
             return
         self._out = []
-        depends, self._depends = self._depends, False
+        engine = self.engine
+        reads, staged = engine.overlay_reads, engine.staged_total
+        depends = reads != self._reads0 or staged != self._staged0
+        self._reads0, self._staged0 = reads, staged
         if self._writes:
             depends = True
             writes, self._writes = self._writes, []

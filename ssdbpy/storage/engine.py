@@ -158,14 +158,31 @@ class Engine:
                 if v is not _MISSING:
                     self.overlay_reads += 1
                     return v  # type: ignore[return-value]
+        return self._db.get(key)
+
+    def get_value(self, key: bytes) -> bytes | None:
+        """``get`` for keys whose values may be big (kv values): a key last seen with a value
+        of BIG_VALUE bytes or more is read where the read does not hold the event loop."""
+        if self._pending:
+            v = self._pending.get(key, _MISSING)
+            if v is not _MISSING:
+                self.overlay_reads += 1
+                return v  # type: ignore[return-value]
+        if self._inflight:
+            for d in reversed(self._inflight):
+                v = d.writes.get(key, _MISSING)
+                if v is not _MISSING:
+                    self.overlay_reads += 1
+                    return v  # type: ignore[return-value]
         if key in self.big_keys and self.read_off_loop is not None:
             return self.read_off_loop(self._db.get, key)
         v = self._db.get(key)
         if v is not None and len(v) >= BIG_VALUE:
-            self._note_big(key)
+            self.note_big(key)
         return v
 
-    def _note_big(self, key: bytes) -> None:
+    def note_big(self, key: bytes) -> None:
+        """Remember that ``key`` holds a value of BIG_VALUE bytes or more (see get_value)."""
         big = self.big_keys
         if len(big) >= MAX_BIG_KEYS:
             big.clear()  # a hint only: forgetting costs one read on the event loop
@@ -176,8 +193,6 @@ class Engine:
         self._undo.append((key, p.get(key, _MISSING)))
         p[key] = value
         self.staged_total += 1
-        if len(value) >= BIG_VALUE:
-            self._note_big(key)
 
     def delete(self, key: bytes) -> None:
         p = self._pending
