@@ -501,7 +501,10 @@ def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[
         elif opt == b"setname" and more >= 1:
             i += 2
         else:
-            return b"-ERR " + errors.MSG_HELLO_SYNTAX % args[i] + b"\r\n", proto
+            # the option is echoed as Redis does, with its line breaks as spaces (a
+            # line break would end the error line and desynchronise the client)
+            option = args[i].replace(b"\r", b" ").replace(b"\n", b" ")
+            return b"-ERR " + errors.MSG_HELLO_SYNTAX % option + b"\r\n", proto
     if password is not None:
         if user != DEFAULT_USER or execute(ctx, [b"auth", password])[0] != b"ok":
             return MSG_WRONGPASS, proto

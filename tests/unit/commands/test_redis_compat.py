@@ -495,6 +495,8 @@ def test_hello_without_version_keeps_the_protocol(before):
         ([b"hello", b"3", b"auth", b"default"], b"-ERR Syntax error in HELLO option 'auth'\r\n"),
         ([b"hello", b"3", b"bogus"], b"-ERR Syntax error in HELLO option 'bogus'\r\n"),
         ([b"hello", b"3", b"SETNAME"], b"-ERR Syntax error in HELLO option 'SETNAME'\r\n"),
+        # line breaks echoed as spaces (as Redis): the error stays one line
+        ([b"hello", b"2", b"a\r\nb\nc"], b"-ERR Syntax error in HELLO option 'a  b c'\r\n"),
     ],
 )
 def test_hello_errors_keep_the_protocol(args, out):
