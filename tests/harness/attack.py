@@ -34,8 +34,12 @@ def wait_rss_below(pid: int, limit_mb: float, timeout: float = 10.0) -> float:
 
 
 _PINGER = r"""
-import json, select, socket, sys, time
+import json, os, select, socket, sys, time
 port, interval, timeout = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+try:  # the instrument should not wait for a core behind the load it measures (root only)
+    os.nice(-5)
+except OSError:
+    pass
 PING, PONG = b"4\nping\n\n", b"2\nok\n\n"
 times, failures = [], []
 
@@ -133,8 +137,11 @@ class Pinger:
     def worst(self) -> float:
         return max(self.times) if self.times else float("inf")
 
-    def check(self, limit: float) -> None:
-        """Assert no failure and every ping answered within ``limit`` seconds."""
+    def check(self, limit: float, what: str = "") -> None:
+        """Assert no failure and every ping answered within ``limit`` seconds (``what``: the attack)."""
+        at = f" during {what}" if what else ""
         assert not self.failures, self.failures[:5]
-        assert len(self.times) >= 2, f"only {len(self.times)} pings answered"
-        assert self.worst <= limit, f"a ping waited {self.worst * 1000:.0f} ms (limit {limit * 1000:.0f} ms)"
+        assert len(self.times) >= 2, f"only {len(self.times)} pings answered{at}"
+        slow = sorted(t for t in self.times if t > limit)
+        assert self.worst <= limit, (f"a ping waited {self.worst * 1000:.0f} ms{at} (limit {limit * 1000:.0f} ms; "
+                                     f"{len(slow)} of {len(self.times)} pings over it)")
