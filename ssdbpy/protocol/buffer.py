@@ -82,6 +82,13 @@ class ReceiveBuffer:
             self._lf_start -= pos
             self._lf_scanned -= pos
 
+    def drop_if_consumed(self) -> None:
+        """Let go of ``raw`` now if every byte of it was consumed (instead of at the next feed)."""
+        if self.pos >= len(self.raw):
+            self.raw = self._view = b""
+            self.pos = 0
+            self._lf_start = -1
+
     def view(self) -> bytes:
         """The whole of ``raw`` as ``bytes`` (same offsets), cached until the next feed."""
         v = self._view

@@ -114,6 +114,7 @@ class RequestParser:
         if args is None:
             return None
         self._active = None
+        buf.drop_if_consumed()  # a request that spanned reads: its buffer may be big
         return (active is self._resp, args)
 
     def close(self) -> None:

@@ -108,6 +108,9 @@ class GroupCommit:
             if d is None:
                 return
             self.engine.write_detached(d)  # records its own error
+            # not kept by this frame while it waits for the next batch (a 100 MB value and its
+            # write batch would stay in memory until then)
+            d = None
             self._wakeup.send()
 
     def stop(self) -> None:

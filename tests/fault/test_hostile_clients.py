@@ -287,6 +287,7 @@ def shm_server(request):
 def test_a_100mb_value_does_not_stall_the_others(shm_server, proto):
     """``set`` and ``get`` of 100 MB: parsing, the batch, the write and the reply stay off the others' way."""
     server = shm_server
+    idle = idle_rss(server)
     body = b"v" * (100 * MB)
     if proto == "ssdb":
         put, ok = b"3\nset\n3\nbig\n%d\n" % len(body) + body + b"\n\n", b"2\nok\n1\n1\n\n"
@@ -315,3 +316,6 @@ def test_a_100mb_value_does_not_stall_the_others(shm_server, proto):
         pinger.check(0.1, f"get #{rnd + 1}")
         assert got == want
     s.close()
+    # what stays is LevelDB's (the value in its memtable until the next flush)
+    after = wait_rss_below(server.pid, idle + 150)
+    assert after <= idle + 150, f"RSS {after:.0f} MB after, {idle:.0f} MB idle"
