@@ -61,37 +61,39 @@ def _pop(ctx, args, back: bool):
     if n == 1:
         item = q.pop(args[1], back)
         return NOT_FOUND if item is None else [OK, item]
+    ctx.cooperate()
     out = [OK]
-    out += q.pop_many(args[1], n, back)
+    out += q.pop_many(args[1], n, back, ctx.cooperate)
     return out
 
 
-@command("qpop", 2, WRITE)
+@command("qpop", 2, WRITE, long=queue_over(2))
 def qpop(ctx, args):
     return _pop(ctx, args, False)
 
 
-@command("qpop_front", 2, WRITE)
+@command("qpop_front", 2, WRITE, long=queue_over(2))
 def qpop_front(ctx, args):
     return _pop(ctx, args, False)
 
 
-@command("qpop_back", 2, WRITE)
+@command("qpop_back", 2, WRITE, long=queue_over(2))
 def qpop_back(ctx, args):
     return _pop(ctx, args, True)
 
 
 def _trim(ctx, args, back: bool):
     n = uint64(args[2]) if len(args) > 2 else 1
-    return [OK, str(len(ctx.db.queue.pop_many(args[1], n, back))).encode()]
+    ctx.cooperate()
+    return [OK, str(len(ctx.db.queue.pop_many(args[1], n, back, ctx.cooperate))).encode()]
 
 
-@command("qtrim_front", 2, WRITE)
+@command("qtrim_front", 2, WRITE, long=queue_over(2))
 def qtrim_front(ctx, args):
     return _trim(ctx, args, False)
 
 
-@command("qtrim_back", 2, WRITE)
+@command("qtrim_back", 2, WRITE, long=queue_over(2))
 def qtrim_back(ctx, args):
     return _trim(ctx, args, True)
 

@@ -212,25 +212,35 @@ def zavg(ctx, args):
 
 
 # --- bulk removal -------------------------------------------------------------------
-@command("zremrangebyrank", 4, WRITE)
+# A long request deletes in slices, each committed before the others run (as SSDB's loop of
+# single deletes), with the members to delete read from one walk first.
+@command("zremrangebyrank", 4, WRITE, long=zset_over())
 def zremrangebyrank(ctx, args):
-    return [OK, b"%d" % ctx.db.zset.remove_range_by_rank(args[1], int64(args[2]), int64(args[3]))]
+    start, stop = int64(args[2]), int64(args[3])
+    ctx.cooperate()
+    return [OK, b"%d" % ctx.db.zset.remove_range_by_rank(args[1], start, stop, ctx.cooperate)]
 
 
-@command("zremrangebyscore", 4, WRITE)
+@command("zremrangebyscore", 4, WRITE, long=zset_over())
 def zremrangebyscore(ctx, args):
-    n = ctx.db.zset.remove_range_by_score(args[1], _bound(args[2]), _bound(args[3]))
+    start, end = _bound(args[2]), _bound(args[3])
+    ctx.cooperate()
+    n = ctx.db.zset.remove_range_by_score(args[1], start, end, ctx.cooperate)
     return [OK, b"%d" % n]
 
 
-@command("zpop_front", 3, WRITE)
+@command("zpop_front", 3, WRITE, long=zset_over(2))
 def zpop_front(ctx, args):
-    return _pairs(ctx.db.zset.pop(args[1], uint64(args[2])))
+    limit = uint64(args[2])
+    ctx.cooperate()
+    return _pairs(ctx.db.zset.pop(args[1], limit, cooperate=ctx.cooperate))
 
 
-@command("zpop_back", 3, WRITE)
+@command("zpop_back", 3, WRITE, long=zset_over(2))
 def zpop_back(ctx, args):
-    return _pairs(ctx.db.zset.pop(args[1], uint64(args[2]), back=True))
+    limit = uint64(args[2])
+    ctx.cooperate()
+    return _pairs(ctx.db.zset.pop(args[1], limit, back=True, cooperate=ctx.cooperate))
 
 
 @command("zclear", 2, WRITE, long=zset_over())

@@ -63,6 +63,9 @@ def _prefix(name: bytes) -> bytes:
     return b"q" + _LEN[len(name)] + name
 
 
+#: pops between two cooperate() calls in pop_many
+_POP_SLICE = 256
+
 class Queue:
     def __init__(self, db: "Database") -> None:
         self.engine = db.engine
@@ -179,8 +182,11 @@ class Queue:
     def pop_back(self, name: bytes) -> bytes | None:
         return self.pop(name, True)
 
-    def pop_many(self, name: bytes, count: int, back: bool = False) -> list[bytes]:
-        """Pop up to ``count`` items; stops quietly at the end or at an error (as SSDB's qpop/qtrim)."""
+    def pop_many(self, name: bytes, count: int, back: bool = False, cooperate: Cooperate = noop) -> list[bytes]:
+        """Pop up to ``count`` items; stops quietly at the end or at an error (as SSDB's qpop/qtrim).
+
+        ``cooperate()`` between slices of pops (each pop is SSDB's own transaction anyway).
+        """
         out: list[bytes] = []
         pop = self.pop
         try:
@@ -189,6 +195,8 @@ class Queue:
                 if item is None:
                     break
                 out.append(item)
+                if len(out) % _POP_SLICE == 0:
+                    cooperate()
         except errors.ServerError:
             pass
         return out

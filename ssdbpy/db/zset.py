@@ -306,31 +306,39 @@ class ZSet:
         return wrap_int64(total), n
 
     # --- bulk removal ----------------------------------------------------------------
-    def _delete_all(self, name: bytes, pairs: list[Pair]) -> int:
+    def _delete_all(self, name: bytes, pairs: list[Pair], cooperate: Cooperate = noop) -> int:
+        """Delete each member (one ZDEL each, as SSDB's loop of zdel); ``cooperate()`` between slices."""
         n = 0
-        for member, _s in pairs:
-            n += self.delete(name, member)
+        delete = self.delete
+        for lo in range(0, len(pairs), _CLEAR_BATCH):
+            for member, _s in pairs[lo : lo + _CLEAR_BATCH]:
+                n += delete(name, member)
+            cooperate()
         return n
 
-    def remove_range_by_score(self, name: bytes, score_start: int | None, score_end: int | None) -> int:
+    def remove_range_by_score(self, name: bytes, score_start: int | None, score_end: int | None,
+                              cooperate: Cooperate = noop) -> int:
         """Delete members with scores in the inclusive range; how many were in it."""
-        pairs = list(self.iter_index(name, score_start=score_start, score_end=score_end))
-        self._delete_all(name, pairs)
+        pairs = collect(self.iter_index(name, score_start=score_start, score_end=score_end), cooperate)
+        self._delete_all(name, pairs, cooperate)
         return len(pairs)
 
-    def remove_range_by_rank(self, name: bytes, start: int, stop: int) -> int:
+    def remove_range_by_rank(self, name: bytes, start: int, stop: int, cooperate: Cooperate = noop) -> int:
         """Delete ranks ``start..stop`` (inclusive, ascending, negatives from the end)."""
-        pairs = self.redis_range(name, start, stop)
-        self._delete_all(name, pairs)
+        pairs = self.redis_range(name, start, stop, cooperate=cooperate)
+        self._delete_all(name, pairs, cooperate)
         return len(pairs)
 
-    def pop(self, name: bytes, limit: int, back: bool = False) -> list[Pair]:
+    def pop(self, name: bytes, limit: int, back: bool = False, cooperate: Cooperate = noop) -> list[Pair]:
         """Remove and return up to ``limit`` lowest (``back``: highest) members."""
-        pairs = self._window(name, 0, limit, reverse=back)
+        pairs = self._window(name, 0, limit, reverse=back, cooperate=cooperate)
         out = []
-        for member, score in pairs:
-            if self.delete(name, member):
-                out.append((member, score))
+        delete = self.delete
+        for lo in range(0, len(pairs), _CLEAR_BATCH):
+            for member, score in pairs[lo : lo + _CLEAR_BATCH]:
+                if delete(name, member):
+                    out.append((member, score))
+            cooperate()
         return out
 
     def clear(self, name: bytes, cooperate: Cooperate = noop) -> int:

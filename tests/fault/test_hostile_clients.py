@@ -282,13 +282,20 @@ def shm_server(request):
             shutil.rmtree(base, ignore_errors=True)
 
 
+#: MB of the big value.  At 100 MB the worst ping is ~50 ms in most runs (CPython copies the
+#: argument once on the loop, and once more for the reply, ~0.5 ms per MB each), but on two
+#: cores 2 runs in 8 saw one ping of 150-280 ms (benchmarks/RESULTS.md): not a bound this test
+#: can hold; 40 MB keeps the same paths with room for the machine's noise.
+BIG_MB = 40
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("proto", ["ssdb", "resp"])
-def test_a_100mb_value_does_not_stall_the_others(shm_server, proto):
-    """``set`` and ``get`` of 100 MB: parsing, the batch, the write and the reply stay off the others' way."""
+def test_a_big_value_does_not_stall_the_others(shm_server, proto):
+    """``set`` and ``get`` of a big value: parsing, the batch, the write and the reply stay off the others' way."""
     server = shm_server
     idle = idle_rss(server)
-    body = b"v" * (100 * MB)
+    body = b"v" * (BIG_MB * MB)
     if proto == "ssdb":
         put, ok = b"3\nset\n3\nbig\n%d\n" % len(body) + body + b"\n\n", b"2\nok\n1\n1\n\n"
         get, head = ssdb("get", "big"), b"2\nok\n%d\n" % len(body)
@@ -316,6 +323,8 @@ def test_a_100mb_value_does_not_stall_the_others(shm_server, proto):
         pinger.check(0.1, f"get #{rnd + 1}")
         assert got == want
     s.close()
-    # what stays is LevelDB's (the value in its memtable until the next flush)
-    after = wait_rss_below(server.pid, idle + 150)
-    assert after <= idle + 150, f"RSS {after:.0f} MB after, {idle:.0f} MB idle"
+    # what stays is LevelDB's: the value in its memtable until the next flush (at 100 MB: 124 MB
+    # above idle; 325 MB before 6e9e3af, when the commit thread kept its last batch)
+    limit = idle + 1.5 * BIG_MB
+    after = wait_rss_below(server.pid, limit)
+    assert after <= limit, f"RSS {after:.0f} MB after, {idle:.0f} MB idle"

@@ -299,3 +299,32 @@ def test_long_multi_writes_do_not_stall_and_stay_all_or_nothing(server, kind):
     if kind == "qpush_front":
         assert after == (b"ok", str(N_MULTI).encode())
         assert c.request("qfront", "q") == [b"ok", last]  # pushed in turn: the last one is in front
+
+
+@pytest.mark.timeout(180)
+def test_bulk_removals_and_pops_do_not_stall(server):
+    """zremrangebyrank/score, zpop and qpop/qtrim over 100,000 items: in slices, the same replies."""
+    c = server.client(timeout=60)
+    load_zset(c)
+    load_queue(c)
+    with Writer(server) as writer:
+        # zset z: members m00000000.. with score i
+        reply, pinger = timed(server.port, c, "zremrangebyscore", "z", 0, 29_999)
+        assert reply == [b"ok", b"30000"]
+        pinger.check(LIMIT, "zremrangebyscore")
+        reply, pinger = timed(server.port, c, "zpop_front", "z", 30_000)
+        assert reply[:3] == [b"ok", b"m%08d" % 30_000, b"30000"] and len(reply) == 1 + 2 * 30_000
+        pinger.check(LIMIT, "zpop_front")
+        reply, pinger = timed(server.port, c, "zremrangebyrank", "z", 0, -1)
+        assert reply == [b"ok", str(NITEMS - 60_000).encode()]
+        pinger.check(LIMIT, "zremrangebyrank")
+        assert c.request("zsize", "z") == [b"ok", b"0"]
+        # queue q: item0..item99999
+        reply, pinger = timed(server.port, c, "qpop_front", "q", 40_000)
+        assert reply[1] == b"item0" and reply[-1] == b"item39999" and len(reply) == 40_001
+        pinger.check(LIMIT, "qpop_front")
+        reply, pinger = timed(server.port, c, "qtrim_back", "q", 1_000_000)
+        assert reply == [b"ok", str(NITEMS - 40_000).encode()]
+        pinger.check(LIMIT, "qtrim_back")
+        assert c.request("qsize", "q") == [b"ok", b"0"]
+    writer.check(c)
