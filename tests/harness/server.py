@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+SHARED = REPO.parent / "shared"  # beside the project: the reference SSDB binary only
+DATA = REPO / "tests" / "data"  # facts recorded from SSDB 1.9.8 (vectors, an SSDB-written data dir)
 
 
 def free_port() -> int:

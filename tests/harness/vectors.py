@@ -1,4 +1,4 @@
-"""Load the recorded SSDB 1.9.8 transcripts (shared/spec/vectors, format in its README)."""
+"""Load the recorded SSDB 1.9.8 transcripts (tests/data/vectors, format in tests/data/README.md)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.harness.server import SHARED
+from tests.harness.server import DATA
 
-VECTORS = SHARED / "spec" / "vectors"
+VECTORS = DATA / "vectors"
 COMPAT_DOC = Path(__file__).resolve().parents[2] / "docs" / "compat.md"
 
 _ESC = re.compile(r"\\\\|\\x([0-9a-f]{2})")

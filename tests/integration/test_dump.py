@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.harness.compare import describe_difference, snapshot
-from tests.harness.server import REPO, SHARED, free_port, wait_for
+from tests.harness.server import DATA, REPO, free_port, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
 TOOL = REPO / "tools" / "ssdb-dump"
-FIXTURE = SHARED / "fixtures" / "ssdb-1.9.8-data"
+FIXTURE = DATA / "fixtures" / "ssdb-1.9.8-data"
 PW = "p" * 32
 
 

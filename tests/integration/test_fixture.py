@@ -6,10 +6,10 @@ import json
 import shutil
 import time
 
-from tests.harness.server import SHARED
+from tests.harness.server import DATA
 from tests.harness.vectors import unescape
 
-FIXTURE = SHARED / "fixtures" / "ssdb-1.9.8-data"
+FIXTURE = DATA / "fixtures" / "ssdb-1.9.8-data"
 EXPIRE_ZSET = b"\xff\xff\xff\xff\xff|EXPIRE_LIST|KV"
 
 
