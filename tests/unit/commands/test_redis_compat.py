@@ -27,7 +27,7 @@ from ssdbpy.commands.redis_compat import (
     translate3,
 )
 
-SPEC = Path(__file__).resolve().parents[3] / ".." / "shared" / "spec"
+DATA = Path(__file__).resolve().parents[2] / "data"  # tests/data: recorded from SSDB 1.9.8
 
 _ESC = re.compile(r"\\(x[0-9a-f]{2}|\\)")
 
@@ -37,7 +37,7 @@ def unescape(s: str) -> bytes:
 
 
 def load_vectors(name: str) -> list[dict]:
-    path = SPEC / "vectors" / name
+    path = DATA / "vectors" / name
     assert path.is_file(), f"spec vectors missing: {path}"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
@@ -50,7 +50,7 @@ def tr(*args: bytes) -> tuple[list[bytes], Desc]:
 
 
 def spec_table() -> dict[bytes, tuple[bytes, str]]:
-    path = SPEC / "protocol.md"
+    path = DATA / "redis_mapping.md"
     assert path.is_file(), f"spec missing: {path}"
     text = path.read_text()
     section = text[text.index("### 3.5 Mapping table") : text.index("Everything else")]

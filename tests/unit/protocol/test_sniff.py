@@ -15,7 +15,7 @@ from ssdbpy.protocol.resp import encode_request
 from ssdbpy.protocol.sniff import RequestParser
 from ssdbpy.protocol.ssdb import encode_ssdb
 
-VECTORS = Path(__file__).resolve().parents[3] / ".." / "shared" / "spec" / "vectors"
+VECTORS = Path(__file__).resolve().parents[2] / "data" / "vectors"  # recorded from SSDB 1.9.8
 
 _ESC = re.compile(r"\\(x[0-9a-f]{2}|\\)")
 
