@@ -10,7 +10,7 @@ from __future__ import annotations
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
 from ssdbpy.commands.pacing import LONG, hash_over, limit_at, many_args
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs
 from ssdbpy.db.slices import STEP, collect, collect_flat
 
 OK = errors.OK
@@ -143,15 +143,7 @@ def multi_hset(ctx, args):
 def multi_hget(ctx, args):
     get = ctx.db.hash.get
     name = args[1]
-    out = [OK]
-    for lo in range(2, len(args), STEP):
-        for f in args[lo : lo + STEP]:
-            v = get(name, f)
-            if v is not None:
-                out.append(f)
-                out.append(v)
-        ctx.cooperate()
-    return out
+    return found_pairs(args[2:], lambda f: get(name, f), ctx.cooperate)
 
 
 @command("multi_hdel", 3, WRITE, long=many_args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
 from ssdbpy.commands.pacing import LONG, limit_at, many_args
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs
 from ssdbpy.db.slices import STEP, collect, collect_flat
 from ssdbpy.db.ttl import parse_ttl
 from ssdbpy.storage.keys import MAX_NAME, encode_kv
@@ -286,16 +286,7 @@ def multi_set(ctx, args):
 @command("multi_get", 2, READ, long=many_args)
 def multi_get(ctx, args):
     """A long request yields between slices of keys (each key read as it is reached, as SSDB)."""
-    get = ctx.db.kv.get
-    out = [OK]
-    for lo in range(1, len(args), STEP):
-        for k in args[lo : lo + STEP]:
-            v = get(k)
-            if v is not None:
-                out.append(k)
-                out.append(v)
-        ctx.cooperate()
-    return out
+    return found_pairs(args[1:], ctx.db.kv.get, ctx.cooperate)
 
 
 @command("multi_del", 2, WRITE, long=many_args)

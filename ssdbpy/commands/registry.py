@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ssdbpy import errors
+from ssdbpy.db.slices import STEP
 
 Handler = Callable[[Any, list[bytes]], Any]
 #: ``long(ctx, args) -> bool``: whether a request may take more than a few milliseconds
@@ -96,12 +97,20 @@ def command(
     return deco
 
 
-def ok_pairs(pairs) -> list[bytes]:
-    """``["ok", k1, v1, k2, v2, ...]`` from an iterable of ``(k, v)`` pairs."""
+def found_pairs(names: list[bytes], get: Callable[[bytes], Any], cooperate: Callable[[], Any]) -> list[bytes]:
+    """``["ok", n1, v1, ...]`` for the ``names`` that ``get`` finds (None: not found), in order.
+
+    ``cooperate()`` after every STEP names (a long multi_get yields between slices).
+    """
     out = [errors.OK]
-    for k, v in pairs:
-        out.append(k)
-        out.append(v)
+    append = out.append
+    for lo in range(0, len(names), STEP):
+        for n in names[lo : lo + STEP]:
+            v = get(n)
+            if v is not None:
+                append(n)
+                append(v)
+        cooperate()
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ssdbpy import errors
 from ssdbpy.cnum import UINT64_MAX, int64, uint64, wrap_int64
 from ssdbpy.commands.pacing import LONG, limit_at, many_args, zset_over
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs
 from ssdbpy.db.slices import STEP
 from ssdbpy.storage.keys import MAX_NAME
 
@@ -282,15 +282,7 @@ def multi_zset(ctx, args):
 def multi_zget(ctx, args):
     name = args[1]
     get = ctx.db.zset.get
-    out = [OK]
-    for lo in range(2, len(args), STEP):
-        for member in args[lo : lo + STEP]:
-            v = get(name, member)
-            if v is not None:
-                out.append(member)
-                out.append(v)
-        ctx.cooperate()
-    return out
+    return found_pairs(args[2:], lambda member: get(name, member), ctx.cooperate)
 
 
 @command("multi_zdel", 3, WRITE, long=many_args)

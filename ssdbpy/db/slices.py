@@ -52,15 +52,7 @@ def collect(it: Iterable[T], cooperate: Cooperate = noop, out: list | None = Non
 
 def collect_flat(it: Iterable[tuple], cooperate: Cooperate = noop, out: list | None = None) -> list:
     """Every tuple of ``it`` flattened into one list (``k1, v1, k2, v2, ...``), ``cooperate`` between slices."""
-    out = [] if out is None else out
-    it = iter(it)
-    extend = out.extend
-    while True:
-        chunk = list(islice(it, STEP))
-        extend(chain.from_iterable(chunk))
-        if len(chunk) < STEP:
-            return out
-        cooperate()
+    return collect(chain.from_iterable(it), cooperate, out)
 
 
 def count(it: Iterable, cooperate: Cooperate = noop) -> int:

@@ -249,12 +249,7 @@ class Connection:
         if first.__class__ is Backend:
             backend = first
         else:
-            parts = None if held[0][0] in _WRITES else _big_parts(first, self._desc)
-            if parts is not None:
-                self._out += parts
-                self._parts = True
-            else:
-                self._out.append(self._render(first))
+            self._add_rendered(first, held[0][0] in _WRITES)
             backend = self._process(True)
             while backend is None and self._backlog:
                 self._flush()  # replies waiting to be sent: the rest runs after them
@@ -409,9 +404,7 @@ class Connection:
                 self._held = (args,)
                 return True
             if is_write:  # remembered: its reply becomes ``error`` if its batch fails
-                if not self._writes:
-                    self._aborts = self.engine.aborts
-                self._writes.append(len(out))
+                self._note_write()
             reply = run(ctx, cmd, args)
             if reply.__class__ is Backend:
                 self._desc = desc
@@ -421,15 +414,9 @@ class Connection:
                 return True
             if in_greenlet:
                 self._desc = desc
-                parts = None if is_write else _big_parts(reply, desc)
-                if parts is not None:
-                    out += parts
-                    self._parts = True
-                    room -= len(parts[1])
-                    continue
-                data = self._render(reply)
-            else:
-                data = encode_ssdb(reply) if desc is None else desc.render(reply)
+                room -= self._add_rendered(reply, is_write)
+                continue
+            data = encode_ssdb(reply) if desc is None else desc.render(reply)
             out.append(data)
             room -= len(data)
 
@@ -438,6 +425,17 @@ class Connection:
         if not self._writes:
             self._aborts = self.engine.aborts
         self._writes.append(len(self._out))
+
+    def _add_rendered(self, reply, is_write: bool) -> int:
+        """Append ``reply`` to ``_out`` from the greenlet (a big value in parts); returns its size."""
+        parts = None if is_write else _big_parts(reply, self._desc)
+        if parts is not None:
+            self._out += parts
+            self._parts = True
+            return len(parts[1])
+        data = self._render(reply)
+        self._out.append(data)
+        return len(data)
 
     def _render(self, reply) -> bytes:
         """Encode a reply on the greenlet, a big one (a long command's) without holding the loop.

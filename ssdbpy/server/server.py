@@ -73,7 +73,7 @@ class Server:
         """A read of a big value: on a worker thread from a greenlet (LevelDB copies it without the GIL)."""
         if gevent.getcurrent() is gevent.get_hub():
             return fn(key)
-        return gevent.get_hub().threadpool.apply(fn, (key,))
+        return Server._run_blocking(fn, key)
 
     @staticmethod
     def _run_blocking(fn, *args):

@@ -163,23 +163,16 @@ class Engine:
     def get_value(self, key: bytes) -> bytes | None:
         """``get`` for keys whose values may be big (kv values): a key last seen with a value
         of BIG_VALUE bytes or more is read where the read does not hold the event loop."""
-        if self._pending:
-            v = self._pending.get(key, _MISSING)
-            if v is not _MISSING:
-                self.overlay_reads += 1
-                return v  # type: ignore[return-value]
-        if self._inflight:
-            for d in reversed(self._inflight):
-                v = d.writes.get(key, _MISSING)
-                if v is not _MISSING:
-                    self.overlay_reads += 1
-                    return v  # type: ignore[return-value]
-        if key in self.big_keys and self.read_off_loop is not None:
+        if key in self.big_keys and self.read_off_loop is not None and not self._staged(key):
             return self.read_off_loop(self._db.get, key)
-        v = self._db.get(key)
+        v = self.get(key)
         if v is not None and len(v) >= BIG_VALUE:
             self.note_big(key)
         return v
+
+    def _staged(self, key: bytes) -> bool:
+        """``key`` has a write staged or in flight (``get`` answers it from the overlay)."""
+        return key in self._pending or any(key in d.writes for d in self._inflight)
 
     def note_big(self, key: bytes) -> None:
         """Remember that ``key`` holds a value of BIG_VALUE bytes or more (see get_value)."""

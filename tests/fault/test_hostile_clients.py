@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.harness.attack import Pinger, rss_mb, wait_rss_below
+from tests.harness.attack import Pinger, closed_by_server, rss_mb, wait_rss_below
 
 MB = 1 << 20
 
@@ -40,18 +40,6 @@ def connect(port: int, timeout: float = 10.0, rcvbuf: int | None = None) -> sock
     s.settimeout(timeout)
     s.connect(("127.0.0.1", port))
     return s
-
-
-def closed_by_server(s: socket.socket, timeout: float = 10.0) -> bool:
-    s.settimeout(timeout)
-    try:
-        while s.recv(MB):
-            pass
-        return True
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
 
 
 def cpu_seconds(pid: int) -> float:

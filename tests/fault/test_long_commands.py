@@ -83,17 +83,18 @@ def timed(port: int, c, *args) -> tuple[list[bytes], Pinger]:
     return reply, pinger
 
 
-class Writer:
-    """A thread writing ``set wk<i>`` and ``hset other f<i>`` in turn, remembering what was acknowledged."""
+class ClientLoop:
+    """A thread repeating ``step()`` on its own connection until stopped (or a step returns False)."""
+
+    pause = 0.001
 
     def __init__(self, srv) -> None:
         self.client = srv.client(timeout=30)
-        self.acked: list[int] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "Writer":
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -103,21 +104,35 @@ class Writer:
         self.client.close()
 
     def _run(self) -> None:
-        i = 0
-        c = self.client
         while not self._stop.is_set():
             try:
-                r1 = c.request("set", b"wk%08d" % i, b"w%d" % i)
-                r2 = c.request("hset", b"other", b"f%08d" % i, b"w%d" % i)
+                if self.step() is False:
+                    return
             except OSError as exc:
                 self.errors.append(repr(exc))
                 return
-            if r1 != [b"ok", b"1"] or r2[0] != b"ok":
-                self.errors.append(f"{r1!r} {r2!r}")
-                return
-            self.acked.append(i)
-            i += 1
-            time.sleep(0.001)
+            time.sleep(self.pause)
+
+    def step(self) -> bool | None:
+        raise NotImplementedError
+
+
+class Writer(ClientLoop):
+    """Writes ``set wk<i>`` and ``hset other f<i>`` in turn, remembering what was acknowledged."""
+
+    def __init__(self, srv) -> None:
+        super().__init__(srv)
+        self.acked: list[int] = []
+
+    def step(self) -> bool | None:
+        i = len(self.acked)
+        r1 = self.client.request("set", b"wk%08d" % i, b"w%d" % i)
+        r2 = self.client.request("hset", b"other", b"f%08d" % i, b"w%d" % i)
+        if r1 != [b"ok", b"1"] or r2[0] != b"ok":
+            self.errors.append(f"{r1!r} {r2!r}")
+            return False
+        self.acked.append(i)
+        return None
 
     def check(self, c) -> None:
         assert not self.errors, self.errors
@@ -223,34 +238,18 @@ def test_flushdb_holds_writes_until_done_without_stalling(server):
     assert not writer.errors, writer.errors
 
 
-class AtomicReader:
-    """A thread reading the first and the last key of a long write in one request, again and again."""
+class AtomicReader(ClientLoop):
+    """Reads the first and the last key of a long write in one request, again and again."""
+
+    pause = 0.0005
 
     def __init__(self, srv, args: tuple) -> None:
-        self.client = srv.client(timeout=30)
+        super().__init__(srv)
         self.args = args
         self.seen: set[tuple] = set()
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "AtomicReader":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(30)
-        self.client.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.seen.add(tuple(self.client.request(*self.args)))
-            except OSError as exc:
-                self.errors.append(repr(exc))
-                return
-            time.sleep(0.0005)
+    def step(self) -> None:
+        self.seen.add(tuple(self.client.request(*self.args)))
 
 
 N_MULTI = 200_000

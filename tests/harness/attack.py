@@ -4,16 +4,31 @@
 ``interval`` seconds and records each round trip, so a test can assert that
 whatever another client does, the server keeps answering everybody else
 (``worst`` is the longest wait seen, including a ping still unanswered when the
-pinger stops).  ``rss_mb(pid)`` reads the resident set size from ``/proc``.
+pinger stops).  ``rss_mb(pid)`` reads the resident set size from ``/proc``;
+``closed_by_server`` tells whether the server dropped a connection.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+def closed_by_server(sock: socket.socket, timeout: float = 5.0) -> bool:
+    """Read until the server closes ``sock`` (or resets it); False if it is still open after ``timeout`` s."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
 
 def rss_mb(pid: int) -> float:
     """Resident set size of process ``pid`` in MiB (``VmRSS`` of /proc/PID/status)."""

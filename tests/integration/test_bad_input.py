@@ -8,18 +8,7 @@ import socket
 import pytest
 
 from ssdbpy.client import Client
-
-
-def closed_by_server(sock: socket.socket, timeout: float = 5.0) -> bool:
-    sock.settimeout(timeout)
-    try:
-        while sock.recv(65536):
-            pass
-        return True
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
+from tests.harness.attack import closed_by_server
 
 
 @pytest.mark.timeout(60)
