@@ -7,6 +7,7 @@ from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ssdbpy import errors
+from ssdbpy.config.settings import OutputLimit
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -95,8 +96,6 @@ class ServerState:
         #: replication hooks (set by apps wiring): object with .info_blocks() -> list[bytes],
         #: .in_use() -> bool, .slaveof(id, host, port, auth, last_seq, last_key)
         self.repl: Any = None
-        from ssdbpy.config.settings import OutputLimit
-
         #: disconnect clients whose unsent replies exceed it (server.client_output_buffer_limit)
         self.output_limit = OutputLimit()
         #: run a blocking function off the hub (set by the server; default: inline)
@@ -160,9 +159,8 @@ class Context:
         the data as it was; Engine's atomic section).  Other writes wait meanwhile
         (the write gate), so the section's binlog records are numbered in a row.
         If the handler fails (an exception other than an error reply), nothing of
-        it is staged.  Inline and in event-loop
-        callbacks, where nothing else runs until the handler returns, it is a
-        plain block.
+        it is staged.  Inline and in event-loop callbacks, where nothing else runs
+        until the handler returns, it is a plain block.
         """
         server = self.server
         pause = server.pause
