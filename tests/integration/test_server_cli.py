@@ -110,6 +110,15 @@ def test_config_is_a_directory(tmp_path: Path) -> None:
         ("server:\n\tport 8888\n", 2, "key: value"),
         ("server:\n\tip: 127.0.0.1\n\tport: eighty\n", 3, "server.port"),
         ("server:\n\tport: 70000\n", 2, "server.port"),
+        # unknown keys and bad values: refused with line, key, value and what is allowed
+        ("server:\n\tip: 127.0.0.1\n\tprot: 39313\n", 3,
+         "unknown key 'server.prot' (prot: '39313'); did you mean 'port'?"),
+        ("server:\n\treadonly: maybe\n", 2,
+         "invalid value 'maybe' for server.readonly: expected yes/no, true/false, on/off or 1/0"),
+        ("logger:\n\tlevel: verbose\n", 2, "invalid value 'verbose' for logger.level"),
+        ("leveldb:\n\tcache_size: lots\n", 2, "invalid value 'lots' for leveldb.cache_size"),
+        ("replication:\n\tslaveof:\n\t\thost: h\n\t\tport: 1\n\t\ttype: sink\n", 5,
+         "invalid value 'sink' for replication.slaveof.type: expected one of sync, mirror"),
     ],
 )
 def test_config_errors_report_line(tmp_path: Path, body: str, line: int, fragment: str) -> None:
