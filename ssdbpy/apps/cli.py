@@ -11,7 +11,8 @@ there is no argparse-style help flag), with these additions:
   (``ssdb-cli -p 8888 get k``); without them, positional words are SSDB's
   ``[host] [port]`` (first all-digit word = port, other = host; two hosts or
   two ports are a usage error, as ``ssdb-cli get k``), and a third one starts
-  the command (``ssdb-cli 127.0.0.1 8888 get k``). Words after the
+  the command (``ssdb-cli 127.0.0.1 8888 get k``); ``ssdb-cli help [CMD]``
+  needs neither. Words after the
   command word are its arguments, even when they start with ``-``;
 * an unknown option, or an option without its value, is a usage error;
 * the password may come from ``$SSDB_AUTH`` (``-a`` wins);
@@ -134,7 +135,7 @@ def parse(argv: list[str]) -> Options:
         elif arg.startswith("-") and len(arg) > 1:
             o.error = f"unknown option: {arg}"
             return o
-        elif given & {"-h", "-p"} or len(o.args) == 2:
+        elif given & {"-h", "-p"} or len(o.args) == 2 or (not o.args and arg.lower() == "help"):
             o.command.append(arg)
         else:
             o.args.append(arg)

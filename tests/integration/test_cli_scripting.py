@@ -111,7 +111,7 @@ def test_help_command_without_a_server():
     p = cli("-p", str(free_port()), "help", "zscan")
     assert p.returncode == 0
     assert p.stdout.startswith("zscan name key_start score_start score_end limit\n    member/score pairs")
-    p = cli("-h", "127.0.0.1", "help", "GET")
+    p = cli("help", "GET")
     assert p.stdout == "get key\n    the value of key; not_found if absent\n"
     p = cli("-p", "1", "help", "nosuch")
     assert p.returncode == 1 and "unknown command: nosuch" in p.stderr

@@ -30,6 +30,7 @@ def test_host_and_port(argv, host, port):
     (["db1", "9000", "get", "k"], "db1", "9000", ["get", "k"]),
     (["9000", "db1", "ping"], "db1", "9000", ["ping"]),
     (["db1", "9000", "-a", "pw", "get", "k"], "db1", "9000", ["get", "k"]),
+    (["help", "get"], "127.0.0.1", "8888", ["help", "get"]),
 ])
 def test_one_shot_command(argv, host, port, command):
     o = cli.parse(argv)
