@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ssdbpy import __version__
 from ssdbpy import log as ssdb_log
 from ssdbpy.apps import daemon
 from ssdbpy.config.settings import Settings
@@ -38,7 +39,10 @@ USAGE = (
     "    -d    run as daemon\n"
     "    -s    option to start|stop|restart the server\n"
     "    -h    show this message\n"
+    "    --version  print ssdbpy's version\n"
 )
+#: ``--version``: what this server is (``-v`` stays SSDB's: the banner only)
+VERSION_LINE = f"ssdbpy {__version__} (SSDB {VERSION} compatible)\n"
 START_OPTS = ("start", "stop", "restart")
 
 log = logging.getLogger("ssdbpy.apps.server")
@@ -77,6 +81,10 @@ def parse_args(argv: list[str]) -> Args:
         if arg == "-d":
             args.daemon = True
         elif arg == "-v":
+            raise _Exit(0)
+        elif arg == "--version":
+            sys.stdout.write(VERSION_LINE)
+            sys.stdout.flush()
             raise _Exit(0)
         elif arg == "-h":
             _usage()

@@ -58,6 +58,14 @@ def test_version() -> None:
     assert (p.returncode, p.stdout, p.stderr) == (0, "", BANNER)
 
 
+def test_long_version_names_ssdbpy() -> None:
+    from ssdbpy import __version__
+
+    p = run("--version")
+    assert (p.returncode, p.stdout) == (0, f"ssdbpy {__version__} (SSDB 1.9.8 compatible)\n")
+    assert __version__.count(".") == 2 and run("-h").stdout.count("--version") == 1
+
+
 def test_no_config_prints_usage() -> None:
     p = run()
     assert p.returncode == 1
