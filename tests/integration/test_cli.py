@@ -401,3 +401,19 @@ def test_terminal_messages_for_auth_and_unreachable(server_factory, terminal):
     t.expect_exact(f"Failed to connect to: 127.0.0.1:{port}")
     t.expect_exact("hint: is ssdb-server running and listening on")
     t.expect(pexpect.EOF)
+
+
+def test_terminal_help_for_a_command(server, terminal):
+    import pexpect
+
+    t = terminal("-p", str(server.port))
+    t.expect(re.escape(prompt(server)))
+    t.sendline("help hset")
+    t.expect_exact("hset name field value")
+    t.expect_exact("set a field of hash name; 1 if the field is new, else 0")
+    t.sendline("get nope")  # interactive output stays SSDB's: no empty stdout line
+    t.expect_exact("not_found")
+    t.sendline("q")
+    t.expect(pexpect.EOF)
+    t.close()
+    assert t.exitstatus == 0
