@@ -1,0 +1,3 @@
+"""ssdbpy: an SSDB 1.9.8 compatible NoSQL server."""
+
+__version__ = "0.1.0"

@@ -123,6 +123,24 @@ class SSDBLogHandler(logging.Handler):
         os.rename(self.output, self.rotated_name())
         self._open()
 
+    def reopen(self) -> bool:
+        """Open ``output`` again (after logrotate moved it); False for stdout/stderr.
+
+        The new file is opened before the old one is closed: if it cannot be
+        opened (OSError raised), logging goes on into the old one.
+        """
+        if self._file is None:
+            return False
+        new = open(self.output, "ab")
+        self.acquire()
+        try:
+            old, self._file = self._file, new
+            self._written = new.tell()
+        finally:
+            self.release()
+        old.close()
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record) + "\n"
@@ -164,6 +182,15 @@ def setup_logging(logger_settings: LoggerSettings) -> None:
     logger.addHandler(handler)
     logger.setLevel(LEVELS.get(logger_settings.level.lower(), logging.DEBUG))
     logger.propagate = False
+
+
+def reopen_logging() -> str | None:
+    """Reopen the log file of :func:`setup_logging` (SIGHUP); its path, or None when
+    logging goes to stdout/stderr. OSError when the file cannot be opened."""
+    for h in logging.getLogger(ROOT_LOGGER).handlers:
+        if isinstance(h, SSDBLogHandler) and h.reopen():
+            return h.output
+    return None
 
 
 def close_logging() -> None:

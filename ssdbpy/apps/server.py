@@ -5,7 +5,10 @@ load it → ``-s stop|restart`` → refuse if the pidfile exists → logger →
 work_dir check → daemonize → pidfile → open databases → bind → serve.
 Unlike SSDB, passwords are validated while loading the config, and the
 process never changes directory (paths are resolved against the config
-file's directory instead).
+file's directory instead). SIGHUP reopens the log file (for logrotate; SSDB
+dies of it), ``-s stop`` signals only an ssdb-server of the same config and
+gives up after a timeout, and ``-d`` returns once the server listens, with
+exit status 1 and the reason on stderr if it could not start.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ssdbpy import __version__
 from ssdbpy import log as ssdb_log
 from ssdbpy.apps import daemon
 from ssdbpy.config.settings import Settings
@@ -35,7 +39,10 @@ USAGE = (
     "    -d    run as daemon\n"
     "    -s    option to start|stop|restart the server\n"
     "    -h    show this message\n"
+    "    --version  print ssdbpy's version\n"
 )
+#: ``--version``: what this server is (``-v`` stays SSDB's: the banner only)
+VERSION_LINE = f"ssdbpy {__version__} (SSDB {VERSION} compatible)\n"
 START_OPTS = ("start", "stop", "restart")
 
 log = logging.getLogger("ssdbpy.apps.server")
@@ -74,6 +81,10 @@ def parse_args(argv: list[str]) -> Args:
         if arg == "-d":
             args.daemon = True
         elif arg == "-v":
+            raise _Exit(0)
+        elif arg == "--version":
+            sys.stdout.write(VERSION_LINE)
+            sys.stdout.flush()
             raise _Exit(0)
         elif arg == "-h":
             _usage()
@@ -123,9 +134,9 @@ def _run(args: Args) -> int:
     pidfile = settings.pidfile
 
     if args.start_opt == "stop":
-        return daemon.stop_running(pidfile)
+        return daemon.stop_running(pidfile, conf_path=settings.conf_path)
     if args.start_opt == "restart" and pidfile and os.path.exists(pidfile):
-        code = daemon.stop_running(pidfile)
+        code = daemon.stop_running(pidfile, conf_path=settings.conf_path)
         if code != 0:
             return code
 
@@ -139,6 +150,8 @@ def _run(args: Args) -> int:
         _err(f"removing stale pidfile {pidfile} (process {stale} is not running)")
         daemon.remove_pidfile(pidfile)
 
+    # until _serve handles it: a SIGHUP (logrotate) must not kill a starting server
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         ssdb_log.setup_logging(settings.logger)
     except OSError as e:
@@ -243,8 +256,10 @@ def _serve(settings: Settings, conf_file: str) -> int:
     handlers = [
         gevent.signal_handler(sig, on_signal, sig) for sig in (signal.SIGTERM, signal.SIGINT)
     ]
+    handlers.append(gevent.signal_handler(signal.SIGHUP, _reopen_log))
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     log.info("ssdb server started.")
+    daemon.notify_ready()
     code = 0
     try:
         srv.serve_forever()
@@ -264,6 +279,20 @@ def _serve(settings: Settings, conf_file: str) -> int:
             code = 1
     log.info("ssdb-server exit.")
     return code
+
+
+def _reopen_log() -> None:
+    """SIGHUP: reopen the log file, so that logrotate's ``postrotate kill -HUP`` works."""
+    log.info("received SIGHUP, reopening the log file")
+    try:
+        path = ssdb_log.reopen_logging()
+    except OSError as e:
+        log.error("received SIGHUP, could not reopen the log file: %s; still writing to the old one", e)
+        return
+    if path is None:
+        log.info("received SIGHUP: logging to a standard stream, nothing to reopen")
+    else:
+        log.info("received SIGHUP, log file reopened: %s", path)
 
 
 def _wire_replication(settings: Settings, srv: Server):

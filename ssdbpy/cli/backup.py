@@ -16,12 +16,16 @@ recover") instead of copying everything again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
+import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -98,31 +102,55 @@ class Dumper:
         self.progress = progress or Progress(self.err)
         self.timeout = timeout
         self.info = BackupInfo(host=host, port=port)
+        #: this run made ``folder`` (so a failure removes it)
+        self.created = False
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
 
     def run(self) -> int:
+        """Make the backup; 0, or 1 with ``ERROR:`` lines on stderr.
+
+        Unlike SSDB's, a failed or interrupted run (Ctrl-C, SIGTERM) removes the
+        folder it created, so the same command can simply be run again.
+        """
+        self.created = False
         try:
-            self._run()
+            self._create_folder()
+            with _sigterm_as_exit():
+                self._run()
         except DumpFailed as exc:
             self.progress.finish() if self.progress.count else None
             for line in exc.lines:
                 self.err.write(line + "\n")
-            self.err.flush()
+            self._remove_incomplete()
             return 1
+        except BaseException:
+            self._remove_incomplete()
+            raise
         return 0
 
-    def _run(self) -> None:
+    def _create_folder(self) -> None:
         folder = self.folder
         if os.path.exists(folder):
             raise DumpFailed(f"ERROR: output_folder[{folder}] exists!")
         try:
             os.mkdir(folder)
+            self.created = True
             os.mkdir(os.path.join(folder, "meta"))
         except OSError as exc:
             raise DumpFailed(f"ERROR: error create backup directory! ({exc})") from None
+
+    def _remove_incomplete(self) -> None:
+        """Remove the folder this run created (never one that existed before)."""
+        if self.created:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.err.write(f"removed the incomplete backup folder {self.folder}\n")
+        self.err.flush()
+
+    def _run(self) -> None:
+        folder = self.folder
         self.info.started = time.time()
         self.info.save(folder)  # complete: false until the end packet is in
         try:
@@ -214,6 +242,23 @@ class Dumper:
         if info.binlog_seq is not None:
             self.say(f"binlog position: {info.binlog_seq} (ssdb-dump --restore ... --slave-id ID resumes from it)")
         self.say(f"backup has been made to folder: {self.folder}")
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit (so the incomplete folder is removed) while the dump runs."""
+    def on_term(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -6,7 +6,11 @@ the command word lowercased, the same built-ins and reconnects.  Beyond it:
 ``exit`` quits too, Ctrl-C abandons the line or the running command instead
 of killing the shell, ``:escape auto`` (the default on a terminal) escapes
 only binary values, lines typing a password stay out of the history, and a
-missing password is pointed out.
+missing password is pointed out, ``help <command>`` describes a command,
+and when stdin is not a terminal (or for a one-shot command) the session
+keeps an exit status and keeps stdout aligned: a reply without data
+(``not_found``, an error) prints an empty line on stdout, as redis-cli does
+for nil, so the Nth single-value command prints the Nth line.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import shlex
 import time
 from typing import BinaryIO, Callable, TextIO
 
-from ssdbpy.cli import escape, flushdb, render, transfer
+from ssdbpy.cli import escape, flushdb, render, transfer, usage
 from ssdbpy.cli.lineinput import PipeInput
 from ssdbpy.cli.link import Link
 
@@ -41,11 +45,17 @@ binary data: type "\\x00" (quoted) for a NUL byte; ':escape yes' shows
 values escaped the same way.
 keys: Tab completes command names, Up/Down walk the history.
 
-see http://ssdb.io/docs/php/ for commands details
+type 'help <command>' for the arguments and meaning of a command
 
 press 'q' and Enter to quit.
 
 """
+
+#: exit statuses of ssdb-cli (SSDB's always exits 0)
+EXIT_OK = 0
+EXIT_ERROR_REPLY = 1  # a command replied an error (piped or one-shot mode)
+EXIT_USAGE = 2
+EXIT_CONNECTION = 3  # cannot connect, connection lost for good, authentication failed
 
 AUTH_HINT = "hint: type 'auth <password>', or start ssdb-cli with -a <password>\n"
 
@@ -62,6 +72,9 @@ class Shell:
         self.clock = clock
         self.sleep = sleep
         self.prompt = f"ssdb {link.host}:{link.port}> "
+        #: the exit status so far (piped and one-shot mode)
+        self.status = EXIT_OK
+        self.scripted = not reader.interactive
 
     # --- output ---------------------------------------------------------------------------
     def write(self, fragments: list[render.Fragment]) -> None:
@@ -115,7 +128,30 @@ class Shell:
         finally:
             self.reader.close()
             self.link.close()
-        return 0
+        return self.status if self.scripted else EXIT_OK
+
+    def run_once(self, words: list[bytes]) -> int:
+        """Run one command given as words (a one-shot ``ssdb-cli -p 8888 get k``); its status."""
+        self.scripted = True
+        try:
+            self.handle_words(words)
+        finally:
+            self.link.close()
+        return self.status
+
+    def fail(self, status: int) -> None:
+        """Note a failure for the exit status (the worst one wins)."""
+        self.status = max(self.status, status)
+
+    def line_failed(self, message: str) -> None:
+        """A line the shell could not run: the message on stderr, and in a script an
+        empty stdout line in place of its reply."""
+        self.err.write(message)
+        self.err.flush()
+        self.fail(EXIT_ERROR_REPLY)
+        if self.scripted:
+            self.out.write(b"\n")
+            self.out.flush()
 
     def interrupted(self) -> None:
         """A command was abandoned: its reply may still come, so start a fresh connection."""
@@ -138,23 +174,26 @@ class Shell:
             self.err.write("bye.\n")
             self.err.flush()
             return False
-        if line in (b"h", b"help"):
-            self.out.write(HELP.encode())
-            self.out.flush()
-            return True
         try:
             words = [w.encode("latin-1") for w in shlex.split(line.decode("latin-1"))]
         except ValueError as exc:
-            self.err.write(f"error: {exc}\n")
+            self.line_failed(f"error: {exc}\n")
             return True
         if not words:
             return True
         if words[0].lower() == b"auth":
             self.reader.forget_last()
+        return self.handle_words(words)
+
+    def handle_words(self, words: list[bytes]) -> bool:
+        """Run one command given as words (escapes such as ``\\x00`` still to decode)."""
         try:
             ps = [escape.decode(w) for w in words]
         except ValueError as exc:
-            self.err.write(f"error: {exc}\n")
+            self.line_failed(f"error: {exc}\n")
+            return True
+        if ps[0].lower() in (b"h", b"help"):
+            self.help(ps[1:])
             return True
         cmd = ps[0].lower()
         if cmd.startswith(b":"):
@@ -166,19 +205,33 @@ class Shell:
             return True
         if cmd == b"auth":
             if not args:
-                self.err.write("Usage: auth password\n")
+                self.line_failed("Usage: auth password\n")
                 return True
             self.link.password = args[0]
         if cmd in (b"export", b"import", b"flushdb"):
             self.procedure(cmd, args)
             return True
-        self.command(cmd, args)
-        return True
+        return self.command(cmd, args)
+
+    def help(self, args: list[bytes]) -> None:
+        """``help``: the shell's help; ``help <command>``: that command's arguments and meaning."""
+        if not args:
+            self.out.write(HELP.encode())
+            self.out.flush()
+            return
+        name = args[0].decode("latin-1")
+        text = usage.describe(name)
+        if text is None:
+            self.line_failed(f"unknown command: {name} (type 'help' for the shell's help)\n")
+            return
+        self.out.write(text.encode())
+        self.out.flush()
 
     def setting(self, args: list[bytes]) -> None:
         op = args[0] if args else b""
         if op != b"escape":
             self.err.write("Bad setting!\n")
+            self.fail(EXIT_ERROR_REPLY)
             return
         yn = args[1] if len(args) > 1 else b"yes"
         if yn == b"yes":
@@ -192,6 +245,7 @@ class Shell:
             self.err.write("  Escape binary response\n")
         else:
             self.err.write("  Usage: escape yes|no|auto\n")
+            self.fail(EXIT_ERROR_REPLY)
         self.err.flush()
 
     def ensure_link(self) -> bool:
@@ -220,25 +274,35 @@ class Shell:
                 self.err.write(render.timing(self.clock() - t0).decode())
         except (transfer.TransferError, flushdb.FlushdbError, OSError) as exc:
             self.err.write(f"error! - {exc}\n")
+            self.fail(EXIT_ERROR_REPLY)
         out.flush()
         self.err.flush()
 
     def _ask(self, prompt: str) -> bytes:
         return self.reader.read_answer(self.text_out(), prompt)
 
-    def command(self, cmd: bytes, args: list[bytes]) -> None:
+    def command(self, cmd: bytes, args: list[bytes]) -> bool:
+        """Send one command and print its reply; False when a script should stop."""
         t0 = self.clock()
         resp = self.link.request_with_retry(self.err, cmd, args, self.sleep)
         if resp is None:
             self.err.write("error!\n")
             self.err.flush()
-            return
+            self.fail(EXIT_CONNECTION)
+            return not self.scripted  # a script stops: the server is gone
         elapsed = self.clock() - t0
         r = render.interpret(cmd, args, resp)
-        self.write(render.render(cmd, r, elapsed, self.repr_data))
+        fragments = render.render(cmd, r, elapsed, self.repr_data)
+        if not r.ok:
+            self.fail(EXIT_CONNECTION if r.code == b"noauth" else
+                      EXIT_OK if r.code == b"not_found" else EXIT_ERROR_REPLY)
+            if self.scripted:  # keep stdout aligned: one (empty) line for this reply
+                fragments.insert(0, (render.OUT, b"\n"))
+        self.write(fragments)
         if r.code == b"noauth" and self.reader.interactive:
             self.err.write(AUTH_HINT)
             self.err.flush()
+        return True
 
 
 class _TextOut:

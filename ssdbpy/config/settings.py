@@ -7,6 +7,14 @@ stored as absolute paths, so nothing depends on the process's cwd.
 
 Deliberate differences from SSDB (each a :class:`ConfigError` with the line):
 
+* a key neither SSDB nor ssdbpy reads (``prot: 8888``) is refused, with a
+  "did you mean" (:mod:`ssdbpy.config.schema`);
+* switches accept yes/no, true/false, on/off, 1/0 in any case, and refuse
+  anything else (SSDB takes every value but ``yes`` as *no*);
+* numbers must be numbers (SSDB's ``atoi`` turns ``lots`` into 0, then the
+  default); ``logger.level`` and ``slaveof.type`` must be one of their words
+  (SSDB turns ``verbose`` into ``debug`` and ``sink`` into ``sync``);
+* a ``slaveof`` block with keys but no usable host or port (SSDB ignores it);
 * an ``auth:`` line with an empty value is refused (SSDB would turn
   authentication on with the empty password);
 * weak passwords are refused at load time (SSDB checks after binding);
@@ -14,7 +22,8 @@ Deliberate differences from SSDB (each a :class:`ConfigError` with the line):
   would silently turn junk into port 0 = a random port);
 * two ``slaveof`` blocks with the same id (they would share a position).
 
-Other integers keep C ``atoi`` leniency.
+Numbers that SSDB replaces by a default (``cache_size: 0``, ``recv_timeout: -1``)
+still are.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 
 from ssdbpy.config.parser import Node, load
+from ssdbpy.config.schema import check_keys, read_bool, read_choice, read_float, read_int
 from ssdbpy.errors import ConfigError
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "none")
@@ -124,6 +134,7 @@ class Settings:
         """Build settings from a parsed tree; relative paths are resolved against ``base_dir``."""
         base_dir = os.path.abspath(base_dir)
         warnings: list[str] = []
+        check_keys(node, warnings)
         pidfile = node.get_str("pidfile")
         return cls(
             conf_path=conf_path,
@@ -139,10 +150,6 @@ class Settings:
 
 def _resolve(base_dir: str, path: str) -> str:
     return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
-
-
-def _yes(value: str) -> bool:
-    return value.lower() == "yes"
 
 
 _PORT = re.compile(r"[0-9]+")
@@ -185,8 +192,8 @@ def _server(node: Node) -> ServerSettings:
         auth=[_password(n) for n in node.children_named("server.auth")],
         allow=[n.value for n in node.children_named("server.allow") if n.value],
         deny=[n.value for n in node.children_named("server.deny") if n.value],
-        readonly=_yes(node.get_str("server.readonly")),
-        slowlog_timeout=max(0.0, node.get_float("server.slowlog_timeout", 0.0)),
+        readonly=read_bool(node, "server.readonly", False),
+        slowlog_timeout=max(0.0, read_float(node, "server.slowlog_timeout", 0.0, "milliseconds")),
         output_limit=_output_limit(node.get("server.client_output_buffer_limit")),
     )
 
@@ -215,20 +222,25 @@ def _output_limit(node: Node | None) -> OutputLimit:
     return OutputLimit(sizes[0], sizes[1], int(parts[2]))
 
 
-def _slaveof(block: Node, warnings: list[str]) -> SlaveofSettings | None:
-    host = block.get_str("ip") or block.get_str("host")
-    port = block.get_int("port")
-    if not host or not 1 <= port <= 65535:
-        if block.children:  # an all-commented sample block is not worth a warning
-            warnings.append(
-                f"line {block.line}: slaveof block ignored: needs a non-empty ip/host "
-                f"and a port in 1..65535 (got host {host!r}, port {port})"
-            )
+_SLAVEOF = "replication.slaveof."
+
+
+def _slaveof(block: Node) -> SlaveofSettings | None:
+    if not block.children:  # the sample's all-commented block
         return None
-    recv_timeout = block.get_int("recv_timeout", 30)
+    host = block.get_str("ip") or block.get_str("host")
+    port = read_int(block, "port", 0, prefix=_SLAVEOF)
+    if not host or not 1 <= port <= 65535:
+        # SSDB ignores such a block: the server would run without the replication asked for
+        raise ConfigError(
+            "slaveof block needs a non-empty ip (or host) and a port in 1..65535 "
+            f"(got host {host!r}, port {port}); comment out the whole block to disable it",
+            block.line,
+        )
+    recv_timeout = read_int(block, "recv_timeout", 30, "seconds", prefix=_SLAVEOF)
     return SlaveofSettings(
         id=block.get_str("id"),
-        type="mirror" if block.get_str("type") == "mirror" else "sync",
+        type=read_choice(block, "type", "sync", ("sync", "mirror"), prefix=_SLAVEOF),
         host=host,
         port=port,
         auth=block.get_str("auth") or None,
@@ -237,11 +249,11 @@ def _slaveof(block: Node, warnings: list[str]) -> SlaveofSettings | None:
 
 
 def _replication(node: Node, warnings: list[str]) -> ReplicationSettings:
-    capacity = node.get_int("replication.binlog.capacity", DEFAULT_BINLOG_CAPACITY)
+    capacity = read_int(node, "replication.binlog.capacity", DEFAULT_BINLOG_CAPACITY, "records")
     slaves: list[SlaveofSettings] = []
     seen: dict[str, int] = {}
     for block in node.children_named("replication.slaveof"):
-        slave = _slaveof(block, warnings)
+        slave = _slaveof(block)
         if slave is None:
             continue
         if slave.id in seen:
@@ -253,40 +265,39 @@ def _replication(node: Node, warnings: list[str]) -> ReplicationSettings:
         seen[slave.id] = block.line
         slaves.append(slave)
     return ReplicationSettings(
-        binlog=_yes(node.get_str("replication.binlog")),
+        binlog=read_bool(node, "replication.binlog", False),
         binlog_capacity=capacity if capacity > 0 else DEFAULT_BINLOG_CAPACITY,
-        sync_speed=node.get_int("replication.sync_speed", 0),
+        sync_speed=read_int(node, "replication.sync_speed", 0, "MB/s, -1 = no limit"),
         slaveof=slaves,
     )
 
 
 def _logger(node: Node, base_dir: str) -> LoggerSettings:
-    level = node.get_str("logger.level").lower()
     output = node.get_str("logger.output") or "stdout"
     if output not in ("stdout", "stderr"):
         output = _resolve(base_dir, output)
     return LoggerSettings(
-        level=level if level in LOG_LEVELS else "debug",
+        level=read_choice(node, "logger.level", "debug", LOG_LEVELS),
         output=output,
-        rotate_size=max(0, node.get_int("logger.rotate.size", 0)),
+        rotate_size=max(0, read_int(node, "logger.rotate.size", 0, "bytes")),
     )
 
 
-def _positive(node: Node, path: str, default: int) -> int:
-    value = node.get_int(path, default)
+def _positive(node: Node, path: str, default: int, unit: str) -> int:
+    value = read_int(node, path, default, unit)
     return value if value > 0 else default
 
 
 def _leveldb(node: Node) -> LevelDBSettings:
-    cache_size = _positive(node, "leveldb.cache_size", 16)
-    max_open_files = node.get_int("leveldb.max_open_files", 0)
+    cache_size = _positive(node, "leveldb.cache_size", 16, "MB")
+    max_open_files = read_int(node, "leveldb.max_open_files", 0)
     if max_open_files <= 0:
         max_open_files = min(1000, max(500, cache_size // 1024 * 300))
     return LevelDBSettings(
         cache_size=cache_size,
-        block_size=_positive(node, "leveldb.block_size", 32),
-        write_buffer_size=_positive(node, "leveldb.write_buffer_size", 16),
+        block_size=_positive(node, "leveldb.block_size", 32, "KB"),
+        write_buffer_size=_positive(node, "leveldb.write_buffer_size", 16, "MB"),
         max_open_files=max_open_files,
-        compaction_speed=node.get_int("leveldb.compaction_speed", 0),
-        compression=node.get_str("leveldb.compression").lower() != "no",
+        compaction_speed=read_int(node, "leveldb.compaction_speed", 0, "MB/s"),
+        compression=read_bool(node, "leveldb.compression", True),
     )

@@ -51,10 +51,12 @@ def test_recorded_session(server):
     fill(c, *[("set", k, v) for k, v in zip("bcde", "2345")])
     c.close()
     p = cli("-p", str(server.port), stdin='set a 1\nget a\nget nope\nscan "" "" 10\nkeys "" "" 10\nfoo\n')
-    assert p.returncode == 0
+    # unlike SSDB (always 0, nothing on stdout for not_found and errors): status 1 for the
+    # error reply, and an empty stdout line for each reply without data, keeping lines aligned
+    assert p.returncode == 1
     kv = "".join(f"  {k:<15}: {v}\n" for k, v in zip("abcde", "12345"))
     keys = "".join(f"  {k:>15}\n" for k in "abcde")
-    assert p.stdout.decode() == "ok\n1\n" + kv + keys
+    assert p.stdout.decode() == "ok\n1\n\n" + kv + keys + "\n"
     pr = prompt(server)
     assert untimed(p.stderr) == (
         WELCOME
@@ -97,8 +99,10 @@ def test_every_reply_kind(server):
         "2\na\n"
         "                b\n                c\n"
         "                v\n"
+        "\n"  # set n: wrong number of arguments (an empty line keeps stdout aligned)
         "ok\n1\n"
     )
+    assert p.returncode == 1
     err = untimed(p.stderr)
     assert "> client_error: wrong number of arguments\n(0.000 sec)\n" in err
     assert err.count("key             value\n" + "-" * 25 + "\n") == 3
@@ -111,7 +115,9 @@ def test_binary_values_typed_and_shown_escaped(server):
             stdin='set bin "a\\x00b\\xff\\n"\nget bin\n:escape yes\nget bin\n:escape auto\nget bin\nget txt\n'
                   "set txt 'plain text'\nget txt\n:escape no\nget bin\n:escape maybe\n:colour\n")
     assert p.stdout == (b"ok\n" + b"a\x00b\xff\n\n" + b"a\\x00b\\xff\\n\n" + b"a\\x00b\\xff\\n\n"
+                        + b"\n"  # get txt: not_found
                         + b"ok\nplain text\n" + b"a\x00b\xff\n\n")
+    assert p.returncode == 1  # :escape maybe and :colour
     err = p.stderr.decode()
     assert "  Escape response\n" in err and "  Escape binary response\n" in err
     assert "  No escape response\n" in err and "  Usage: escape yes|no|auto\n" in err
@@ -146,13 +152,13 @@ def test_arguments(server):
         p = cli(flag)
         assert p.returncode == 0 and p.stdout.decode().startswith("Usage:\n") and "-n <opt>" in p.stdout.decode()
     p = cli("-p", "notaport")
-    assert p.returncode == 0 and "Invalid argument port: notaport" in p.stderr.decode()
+    assert p.returncode == 2 and "Error: invalid port: notaport" in p.stderr.decode()
 
 
 def test_unreachable_server():
     port = free_port()
     p = cli("-p", str(port), stdin="ping\n")
-    assert p.returncode == 0
+    assert p.returncode == 3
     assert p.stderr.decode().startswith(f"Failed to connect to: 127.0.0.1:{port}\nConnection error: ")
     assert "refused" in p.stderr.decode().lower()
 
@@ -161,11 +167,13 @@ def test_auth_password(server_factory):
     srv = server_factory("authed", server={"auth": PW})
     p = cli("-p", str(srv.port), stdin="set a 1\n")
     assert "noauth: authentication required.\n" in p.stderr.decode()
+    assert p.returncode == 3
     p = cli("-p", str(srv.port), "-a", PW, stdin="set a 1\nget a\n")
-    assert p.stdout == b"ok\n1\n"
+    assert p.stdout == b"ok\n1\n" and p.returncode == 0
     p = cli("-p", str(srv.port), stdin=f"auth {PW}\nget a\nauth wrong\n")
-    assert p.stdout == b"ok\n1\n"
+    assert p.stdout == b"ok\n1\n\n"
     assert "error: invalid password\n" in p.stderr.decode()
+    assert p.returncode == 1
 
 
 # --- built-in procedures -------------------------------------------------------------------
@@ -393,3 +401,19 @@ def test_terminal_messages_for_auth_and_unreachable(server_factory, terminal):
     t.expect_exact(f"Failed to connect to: 127.0.0.1:{port}")
     t.expect_exact("hint: is ssdb-server running and listening on")
     t.expect(pexpect.EOF)
+
+
+def test_terminal_help_for_a_command(server, terminal):
+    import pexpect
+
+    t = terminal("-p", str(server.port))
+    t.expect(re.escape(prompt(server)))
+    t.sendline("help hset")
+    t.expect_exact("hset name field value")
+    t.expect_exact("set a field of hash name; 1 if the field is new, else 0")
+    t.sendline("get nope")  # interactive output stays SSDB's: no empty stdout line
+    t.expect_exact("not_found")
+    t.sendline("q")
+    t.expect(pexpect.EOF)
+    t.close()
+    assert t.exitstatus == 0

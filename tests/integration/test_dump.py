@@ -150,11 +150,91 @@ def test_refuses_existing_output_folder(server, tmp_path):
     assert list(out.iterdir()) == []
 
 
-def test_unreachable_server(tmp_path):
+def test_unreachable_server(server_factory, tmp_path):
     out = tmp_path / "bk"
-    p = run_dump("-h", "127.0.0.1", "-p", str(free_port()), "-o", str(out))
+    port = free_port()
+    p = run_dump("-h", "127.0.0.1", "-p", str(port), "-o", str(out))
     assert p.returncode == 1
     assert "ERROR: error connecting to server: 127.0.0.1:" in p.stderr
+    # the folder it created is gone, so the same command works once the server is up
+    assert f"removed the incomplete backup folder {out}" in p.stderr
+    assert not out.exists()
+    server_factory("late", port=port)
+    p = run_dump("-h", "127.0.0.1", "-p", str(port), "-o", str(out))
+    assert p.returncode == 0 and "backup has been made to folder" in p.stdout
+
+
+class _BrokenDumpServer:
+    """Answers ``dump`` with ``begin`` and one entry, then closes (``hang``: stays silent)."""
+
+    def __init__(self, hang: bool = False) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.hang = hang
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(1000)  # the dump request
+            conn.sendall(b"5\nbegin\n\n3\nset\n2\nka\n1\n1\n\n")
+            if self.hang:
+                self.done.wait(30)
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_dump_cut_off_mid_stream_leaves_nothing_and_can_be_retried(server_factory, tmp_path):
+    broken = _BrokenDumpServer()
+    out = tmp_path / "bk"
+    try:
+        p = run_dump("127.0.0.1", str(broken.port), str(out))
+    finally:
+        broken.close()
+    assert p.returncode == 1
+    assert "recv begin..." in p.stdout and "received 1 entry(s)" in p.stdout
+    assert "ERROR: failed to dump data!" in p.stderr
+    assert f"removed the incomplete backup folder {out}" in p.stderr
+    assert not out.exists()
+    srv = server_factory("real")
+    c = srv.client()
+    assert c("set", "a", "1")[0] == b"ok"
+    c.close()
+    p = run_dump("127.0.0.1", str(srv.port), str(out))  # the same command again
+    assert p.returncode == 0
+    assert raw_entries(out / "data") == {b"ka": b"1"}
+
+
+def test_dump_stopped_by_sigterm_leaves_nothing(tmp_path):
+    import signal
+
+    broken = _BrokenDumpServer(hang=True)
+    out = tmp_path / "bk"
+    proc = subprocess.Popen([sys.executable, str(TOOL), "127.0.0.1", str(broken.port), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        while "received 1 entry(s)" not in proc.stdout.readline():
+            pass
+        assert out.is_dir()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+        broken.close()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert f"removed the incomplete backup folder {out}" in err
+    assert not out.exists()
 
 
 def test_usage_without_output_folder():
@@ -171,6 +251,7 @@ def test_auth(server_factory, tmp_path):
     assert "noauth: authentication required." in p.stderr and "ERROR: failed to dump data!" in p.stderr
     p = run_dump("-h", "127.0.0.1", "-p", str(srv.port), "-a", "x" * 32, "-o", str(tmp_path / "bad"))
     assert p.returncode == 1 and "ERROR: auth error!" in p.stderr
+    assert not (tmp_path / "noauth").exists() and not (tmp_path / "bad").exists()
     c = srv.client()
     assert c("auth", PW)[0] == b"ok"
     assert c("set", "a", "1")[0] == b"ok"

@@ -58,6 +58,14 @@ def test_version() -> None:
     assert (p.returncode, p.stdout, p.stderr) == (0, "", BANNER)
 
 
+def test_long_version_names_ssdbpy() -> None:
+    from ssdbpy import __version__
+
+    p = run("--version")
+    assert (p.returncode, p.stdout) == (0, f"ssdbpy {__version__} (SSDB 1.9.8 compatible)\n")
+    assert __version__.count(".") == 2 and run("-h").stdout.count("--version") == 1
+
+
 def test_no_config_prints_usage() -> None:
     p = run()
     assert p.returncode == 1
@@ -110,6 +118,15 @@ def test_config_is_a_directory(tmp_path: Path) -> None:
         ("server:\n\tport 8888\n", 2, "key: value"),
         ("server:\n\tip: 127.0.0.1\n\tport: eighty\n", 3, "server.port"),
         ("server:\n\tport: 70000\n", 2, "server.port"),
+        # unknown keys and bad values: refused with line, key, value and what is allowed
+        ("server:\n\tip: 127.0.0.1\n\tprot: 39313\n", 3,
+         "unknown key 'server.prot' (prot: '39313'); did you mean 'port'?"),
+        ("server:\n\treadonly: maybe\n", 2,
+         "invalid value 'maybe' for server.readonly: expected yes/no, true/false, on/off or 1/0"),
+        ("logger:\n\tlevel: verbose\n", 2, "invalid value 'verbose' for logger.level"),
+        ("leveldb:\n\tcache_size: lots\n", 2, "invalid value 'lots' for leveldb.cache_size"),
+        ("replication:\n\tslaveof:\n\t\thost: h\n\t\tport: 1\n\t\ttype: sink\n", 5,
+         "invalid value 'sink' for replication.slaveof.type: expected one of sync, mirror"),
     ],
 )
 def test_config_errors_report_line(tmp_path: Path, body: str, line: int, fragment: str) -> None:
@@ -235,15 +252,21 @@ def on_term(signum, frame):
     sys.exit(0)
 if sys.argv[2] == "clean":
     signal.signal(signal.SIGTERM, on_term)
+elif sys.argv[2] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("ready", flush=True)
 while True:
     time.sleep(0.05)
 """
 
 
-def _fake_server(pidfile: Path, mode: str) -> subprocess.Popen[str]:
+def _fake_server(pidfile: Path, mode: str, conf: Path | None = None) -> subprocess.Popen[str]:
+    """A process looking like ``ssdb-server <conf>`` to ``-s stop`` (its script is called so)."""
+    script = pidfile.parent / "ssdb-server"
+    script.write_text(FAKE_SERVER)
+    conf = conf or pidfile.parent / "ssdb.conf"
     child = subprocess.Popen(
-        [sys.executable, "-c", FAKE_SERVER, str(pidfile), mode],
+        [sys.executable, str(script), str(pidfile), mode, str(conf)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -411,6 +434,125 @@ def test_daemon_and_stop(start_dir: Path) -> None:
         assert p.returncode == 0
         assert not pidfile.exists()
         assert log.read_text().rstrip().endswith("ssdb-server exit.")
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# --- -s stop checks what it signals; SIGHUP reopens the log; -d waits until listening ---------
+
+
+def _sleeper() -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_stop_refuses_a_process_that_is_not_ssdb_server(tmp_path: Path) -> None:
+    pidfile = tmp_path / "ssdb.pid"
+    other = _sleeper()  # e.g. the pid was reused after a crash
+    try:
+        pidfile.write_text(str(other.pid))
+        conf = write_conf(tmp_path, "pidfile = ./ssdb.pid\n")
+        p = run(str(conf), "-s", "stop")
+        assert p.returncode == 1
+        assert f"refusing to stop it: process {other.pid} is not ssdb-server" in p.stderr
+        assert f"if the pidfile {pidfile} is left over from an earlier run, delete it" in p.stderr
+        assert other.poll() is None  # not signalled
+        assert pidfile.exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_stop_refuses_a_server_of_another_config(tmp_path: Path) -> None:
+    pidfile = tmp_path / "ssdb.pid"
+    conf = write_conf(tmp_path, "pidfile = ./ssdb.pid\n")
+    other_conf = write_conf(tmp_path, "pidfile = ./other.pid\n", name="other.conf")
+    child = _fake_server(pidfile, "clean", conf=other_conf)
+    try:
+        p = run(str(conf), "-s", "stop")
+        assert p.returncode == 1
+        assert f"is an ssdb-server, but not for {conf}" in p.stderr
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_stop_gives_up_after_the_timeout(tmp_path: Path) -> None:
+    pidfile = tmp_path / "ssdb.pid"
+    conf = write_conf(tmp_path, "pidfile = ./ssdb.pid\n")
+    child = _fake_server(pidfile, "stubborn", conf=conf)
+    try:
+        env = {**_env(), "SSDBPY_STOP_TIMEOUT": "1"}
+        t0 = time.monotonic()
+        p = subprocess.run(_server(str(conf), "-s", "stop"), env=env, capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 1
+        assert f"process: {child.pid} did not stop within 1 s" in p.stderr
+        assert 1 <= time.monotonic() - t0 < 10
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_sighup_reopens_the_log_file(start_dir: Path) -> None:
+    log = start_dir / "var" / "log.txt"
+    rotated = start_dir / "var" / "log.txt.1"
+    proc = subprocess.Popen(_server(str(start_dir / "ssdb.conf")), env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: log.exists() and "ssdb server started." in log.read_text())
+        log.rename(rotated)  # what logrotate does before its postrotate kill -HUP
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: log.exists() and "log file reopened" in log.read_text())
+        assert proc.poll() is None
+        assert f"received SIGHUP, log file reopened: {log}" in log.read_text()
+        assert rotated.read_text().rstrip().endswith("received SIGHUP, reopening the log file")
+        assert (start_dir / "var" / "ssdb.pid").exists()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0
+    assert log.read_text().rstrip().endswith("ssdb-server exit.")
+    assert "ssdb-server exit." not in rotated.read_text()
+
+
+def test_daemon_reports_a_port_in_use(start_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        write_conf(start_dir, START_CONF.replace("port: 0", f"port: {port}"))
+        p = subprocess.run(_server("-d", str(start_dir / "ssdb.conf")), env=_env(), capture_output=True,
+                           text=True, timeout=30)
+    assert p.returncode == 1
+    assert "error opening server socket! Address already in use" in p.stderr
+    assert not (start_dir / "var" / "ssdb.pid").exists()
+
+
+def test_daemon_returns_once_listening(start_dir: Path) -> None:
+    import socket
+
+    from tests.harness.server import free_port
+
+    port = free_port()
+    conf = write_conf(start_dir, START_CONF.replace("port: 0", f"port: {port}"))
+    pidfile = start_dir / "var" / "ssdb.pid"
+    p = subprocess.run(_server("-d", str(conf)), env=_env(), capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stderr == BANNER
+    pid = int(pidfile.read_text())
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:  # no waiting needed
+            s.sendall(b"4\nping\n\n")
+            assert s.recv(100) == b"2\nok\n\n"
+        assert run(str(conf), "-s", "stop").returncode == 0
     finally:
         try:
             os.kill(pid, signal.SIGKILL)

@@ -211,3 +211,21 @@ def test_close_logging_restores_defaults() -> None:
     root = logging.getLogger("ssdbpy")
     assert root.level == logging.NOTSET and root.propagate is True
     assert not any(isinstance(h, SSDBLogHandler) for h in root.handlers)
+
+
+def test_reopen_after_the_file_was_moved(tmp_path) -> None:
+    from ssdbpy.log import SSDBLogHandler
+
+    path = tmp_path / "log.txt"
+    h = SSDBLogHandler(str(path))
+    try:
+        rec = logging.LogRecord("ssdbpy", logging.INFO, "x.py", 1, "before", None, None)
+        h.emit(rec)
+        path.rename(tmp_path / "log.txt.1")
+        assert h.reopen() is True
+        h.emit(logging.LogRecord("ssdbpy", logging.INFO, "x.py", 1, "after", None, None))
+        assert "after" in path.read_text() and "before" not in path.read_text()
+        assert "after" not in (tmp_path / "log.txt.1").read_text()
+    finally:
+        h.close()
+    assert SSDBLogHandler("stderr").reopen() is False

@@ -21,3 +21,13 @@ def test_complete():
     assert commands.complete("MULTI_G") == ["multi_get"]
     assert commands.complete("exi") == ["exists", "exit"]
     assert commands.complete("nope") == []
+
+
+def test_every_command_has_a_usage_line():
+    from ssdbpy.cli import usage
+
+    assert set(usage.USAGE) == set(commands.ALL) - {"quit", "exit", ":escape"}
+    for name, (args, summary) in usage.USAGE.items():
+        assert summary, name
+        assert usage.describe(name.upper()) == f"{name} {args}".rstrip() + f"\n    {summary}\n"
+    assert usage.describe("nosuch") is None

@@ -136,9 +136,15 @@ def test_server_options() -> None:
     )
 
 
-def test_readonly_only_yes() -> None:
-    assert settings("server:\n\treadonly: true\n").server.readonly is False
-    assert settings("server:\n\treadonly: no\n").server.readonly is False
+@pytest.mark.parametrize("word", ["yes", "YES", "true", "True", "on", "ON", "1"])
+def test_readonly_true_words(word: str) -> None:
+    # SSDB takes every value but "yes" as no: a slave meant read-only would take writes
+    assert settings(f"server:\n\treadonly: {word}\n").server.readonly is True
+
+
+@pytest.mark.parametrize("word", ["no", "No", "false", "FALSE", "off", "0"])
+def test_readonly_false_words(word: str) -> None:
+    assert settings(f"server:\n\treadonly: {word}\n").server.readonly is False
 
 
 def test_empty_ip_means_default() -> None:
@@ -181,16 +187,18 @@ def test_binlog_switch_and_capacity() -> None:
     assert settings("replication:\n\tbinlog: Yes\n").replication.binlog is True
     r = settings("replication:\n\tbinlog: yes\n\t\tcapacity: 1000\n").replication
     assert (r.binlog, r.binlog_capacity) == (True, 1000)
-    # capacity is a child of binlog, not of replication
-    r = settings("replication:\n\tbinlog: yes\n\tcapacity: 1000\n").replication
-    assert r.binlog_capacity == 20000000
+    # capacity is a child of binlog, not of replication (SSDB ignores it there)
+    e = error("replication:\n\tbinlog: yes\n\tcapacity: 1000\n")
+    assert e.line == 3 and "belongs at replication.binlog.capacity" in str(e)
     r = settings("replication:\n\tbinlog: yes\n\t\tcapacity: 0\n").replication
     assert r.binlog_capacity == 20000000
 
 
-def test_sync_speed_atoi() -> None:
+def test_sync_speed_strict_integer() -> None:
     assert settings("replication:\n\tsync_speed: -1\n").replication.sync_speed == -1
-    assert settings("replication:\n\tsync_speed: 10MB\n").replication.sync_speed == 10
+    assert settings("replication:\n\tsync_speed: 10\n").replication.sync_speed == 10
+    e = error("replication:\n\tsync_speed: 10MB\n")
+    assert e.line == 2 and "'10MB'" in str(e) and "replication.sync_speed" in str(e)
 
 
 def test_slaveof_blocks() -> None:
@@ -216,7 +224,8 @@ def test_slaveof_blocks() -> None:
     assert s.replication.slaveof == [
         SlaveofSettings("127.0.0.1|8889", "sync", "127.0.0.1", 8889, None, 30),
         SlaveofSettings("svc_2", "mirror", "master.example", 8890, PW, 5),
-        SlaveofSettings("10.0.0.1|1", "sync", "10.0.0.1", 1, None, 30),
+        # the type is case-insensitive (SSDB: only "mirror" is mirror, MIRROR is sync)
+        SlaveofSettings("10.0.0.1|1", "mirror", "10.0.0.1", 1, None, 30),
     ]
 
 
@@ -234,10 +243,23 @@ def test_slaveof_default_id_in_dataclass() -> None:
         "\t\thost:\n\t\tport: 8889\n",
     ],
 )
-def test_invalid_slaveof_blocks_are_ignored_with_a_warning(block: str) -> None:
-    s = settings("replication:\n\tslaveof:\n" + block)
-    assert s.replication.slaveof == []
-    assert len(s.warnings) == 1 and "line 2" in s.warnings[0]
+def test_incomplete_slaveof_blocks_are_refused(block: str) -> None:
+    # SSDB ignores them silently: the server would run without the replication asked for
+    e = error("replication:\n\tslaveof:\n" + block)
+    assert e.line == 2 and "slaveof block needs" in str(e)
+
+
+@pytest.mark.parametrize("word", ["sink", "", "syncc"])
+def test_slaveof_type_refused(word: str) -> None:
+    e = error(f"replication:\n\tslaveof:\n\t\tip: h\n\t\tport: 1\n\t\ttype: {word}\n")
+    assert e.line == 5
+    assert f"invalid value {word!r} for replication.slaveof.type" in str(e)
+    assert "sync, mirror" in str(e)
+
+
+def test_slaveof_port_not_a_number() -> None:
+    e = error("replication:\n\tslaveof:\n\t\tip: h\n\t\tport: 88x\n")
+    assert e.line == 4 and "replication.slaveof.port" in str(e)
 
 
 def test_commented_slaveof_block_is_silent() -> None:
@@ -262,12 +284,19 @@ def test_duplicate_slaveof_id_refused() -> None:
         ("Warn", "warn"),
         ("none", "none"),
         ("fatal", "fatal"),
-        ("verbose", "debug"),
-        ("", "debug"),
     ],
 )
 def test_logger_level(value: str, expected: str) -> None:
     assert settings(f"logger:\n\tlevel: {value}\n").logger.level == expected
+
+
+def test_logger_level_unknown_refused() -> None:
+    # SSDB turns any unknown level into debug
+    e = error("logger:\n\tlevel: verbose\n")
+    assert e.line == 2 and "'verbose'" in str(e) and "logger.level" in str(e)
+    assert "trace, debug, info, warn, error, fatal, none" in str(e)
+    assert "did you mean" in str(error("logger:\n\tlevel: inof\n"))
+    assert "logger.level" in str(error("logger:\n\tlevel:\n"))
 
 
 def test_logger_rotate_size_64bit() -> None:
@@ -302,7 +331,7 @@ def test_max_open_files_explicit() -> None:
 
 def test_leveldb_non_positive_sizes_fall_back() -> None:
     s = settings(
-        "leveldb:\n\tcache_size: 0\n\tblock_size: -1\n\twrite_buffer_size: abc\n"
+        "leveldb:\n\tcache_size: 0\n\tblock_size: -1\n\twrite_buffer_size: -7\n"
     )
     assert (s.leveldb.cache_size, s.leveldb.block_size, s.leveldb.write_buffer_size) == (
         16,
@@ -311,9 +340,12 @@ def test_leveldb_non_positive_sizes_fall_back() -> None:
     )
 
 
-def test_compression_only_no_disables() -> None:
+def test_compression_switch() -> None:
     assert settings("leveldb:\n\tcompression: NO\n").leveldb.compression is False
-    assert settings("leveldb:\n\tcompression: off\n").leveldb.compression is True
+    assert settings("leveldb:\n\tcompression: off\n").leveldb.compression is False
+    assert settings("leveldb:\n\tcompression: On\n").leveldb.compression is True
+    e = error("leveldb:\n\tcompression: snappy\n")
+    assert e.line == 2 and "leveldb.compression" in str(e)
 
 
 def test_client_output_buffer_limit() -> None:
