@@ -367,10 +367,11 @@ class Slave:
                 qk = keys.decode_qitem(key)
                 if qk is None or not (keys.QITEM_MIN_SEQ <= qk[1] < keys.QITEM_MAX_SEQ):
                     return  # e.g. the copied front/back pointer records
-                if cmd == bl.QPUSH_BACK:
-                    db.queue.push_back(qk[0], value)
-                elif cmd == bl.QPUSH_FRONT:
-                    db.queue.push_front(qk[0], value)
+                if cmd != bl.QSET:
+                    # onto an empty queue the item keeps the master's sequence (SSDB's slave
+                    # restarts at 0x3FFFFFFFFFFFFFFF): a later QSET, which names the item by
+                    # sequence, then finds it even if the copied queue did not start there
+                    db.queue.push(qk[0], [value], cmd == bl.QPUSH_BACK, first_seq=qk[1])
                 else:
                     db.queue.set_by_seq(qk[0], qk[1], value)
             elif cmd == bl.QPOP_FRONT:
