@@ -333,3 +333,101 @@ def converge(nodes, writers=(), timeout: float = 60.0) -> dict:
         for n, s in zip(nodes, snaps):
             w.check(s, n.name)
     return snaps[0]
+
+
+# --- every write command ------------------------------------------------------------
+#: the TTL of the keys that must expire during a test (on every node)
+SHORT_TTL = 1
+
+
+def _ok_all(c, reqs: list[tuple]) -> None:
+    c.send_many(reqs)
+    for r in reqs:
+        reply = c.read()
+        assert reply and reply[0] in (b"ok", b"not_found"), (r, reply)
+
+
+def every_command(p: str, short_ttl: bool = True) -> list[tuple]:
+    """Requests of every SSDB write command on new keys under prefix ``p``.
+
+    kv, hash, zset and queue writes of every kind (pushes at both ends and pops
+    with counts included), long TTLs and, with ``short_ttl``, one key with a
+    SHORT_TTL (``<p>:kshort``) that expires on every node.  The ``qset``
+    requests only touch queues made by these requests: an SSDB slave renumbers
+    the items of a queue it receives in a full copy from 0x3FFFFFFFFFFFFFFF, so
+    a ``qset`` sent after that copy reaches the wrong item unless the queue
+    started there (see docs/replication.md).  ``<p>:q5`` does (only pushed at
+    the back, popped at the back): ``touch_keys`` sets its items.
+    """
+    k, h, z, q = f"{p}:k", f"{p}:h", f"{p}:z", f"{p}:q"
+    reqs: list[tuple] = [
+        # kv
+        ("set", f"{k}1", "v1"), ("set", f"{k}2", "v2"), ("set", f"{k}1", "v1b"),
+        ("setx", f"{k}ttl", "long", LONG_TTL), ("setnx", f"{k}nx", "first"), ("setnx", f"{k}nx", "second"),
+        ("getset", f"{k}gs", "g1"), ("getset", f"{k}gs", "g2"), ("del", f"{k}2"), ("del", f"{k}missing"),
+        ("incr", f"{k}n", 5), ("incr", f"{k}n", -2), ("decr", f"{k}n", 10), ("decr", f"{k}d", 1),
+        ("setbit", f"{k}bits", 3, 1), ("setbit", f"{k}bits", 17, 1), ("setbit", f"{k}bits", 3, 0),
+        ("set", f"{k}exp", "e"), ("expire", f"{k}exp", LONG_TTL), ("expire", f"{k}missing", LONG_TTL),
+        ("set", f"{k}undone", "u"), ("expire", f"{k}undone", LONG_TTL), ("set", f"{k}undone", "u2"),
+        ("setx", f"{k}gone", "g", LONG_TTL), ("del", f"{k}gone"),
+        ("multi_set", f"{k}m1", "a", f"{k}m2", "b", f"{k}m3", "c"), ("multi_del", f"{k}m2", f"{k}missing"),
+        ("setx", f"{k}short", "short", SHORT_TTL if short_ttl else LONG_TTL),
+        # hash
+        ("hset", f"{h}1", "f1", "a"), ("hset", f"{h}1", "f2", "b"), ("hset", f"{h}1", "f1", "a2"),
+        ("hdel", f"{h}1", "f2"), ("hincr", f"{h}1", "n", 7), ("hincr", f"{h}1", "n", -3),
+        ("multi_hset", f"{h}2", "x", "1", "y", "2", "z", "3"), ("multi_hdel", f"{h}2", "y", "nope"),
+        ("multi_hset", f"{h}3", "a", "1", "b", "2"), ("hclear", f"{h}3"),
+        # zset
+        ("zset", f"{z}1", "a", 10), ("zset", f"{z}1", "b", -5), ("zset", f"{z}1", "c", 7), ("zset", f"{z}1", "a", 11),
+        ("zdel", f"{z}1", "c"), ("zincr", f"{z}1", "b", 3), ("zincr", f"{z}1", "new", 2),
+        ("multi_zset", f"{z}2", *[x for i in range(12) for x in (f"m{i:02d}", i * 3 - 10)]),
+        ("multi_zdel", f"{z}2", "m03", "none"), ("zremrangebyrank", f"{z}2", 0, 1),
+        ("zremrangebyscore", f"{z}2", 5, 11), ("zpop_front", f"{z}2", 2), ("zpop_back", f"{z}2", 1),
+        ("multi_zset", f"{z}3", "a", 1, "b", 2), ("zclear", f"{z}3"),
+        # queue
+        ("qpush", f"{q}1", *[f"i{i}" for i in range(8)]), ("qpush_back", f"{q}1", "b1", "b2"),
+        ("qpush_front", f"{q}1", "f1", "f2", "f3"), ("qpop", f"{q}1"), ("qpop", f"{q}1", 2),
+        ("qpop_front", f"{q}1", 1), ("qpop_back", f"{q}1", 3), ("qpush_back", f"{q}1", "b3"),
+        ("qtrim_front", f"{q}1", 1), ("qtrim_back", f"{q}1", 1),
+        ("qpush_back", f"{q}2", *[f"x{i}" for i in range(6)]), ("qpop_front", f"{q}2", 2), ("qpop_back", f"{q}2"),
+        ("qpush_front", f"{q}3", "a", "b", "c"), ("qclear", f"{q}3"),
+        ("qpush_back", f"{q}4", "only"), ("qpop_front", f"{q}4"),
+        ("qpush_back", f"{q}5", *[f"y{i}" for i in range(6)]), ("qpop_back", f"{q}5"),
+        ("qset", f"{q}1", 0, "set-front"), ("qset", f"{q}1", -1, "set-back"), ("qset", f"{q}1", 2, "set-2"),
+        ("qset", f"{q}2", 1, "set-x"),
+    ]
+    return reqs
+
+
+def write_every_command(c, p: str) -> list[bytes]:
+    """Send ``every_command(p)``; returns the keys that expire after SHORT_TTL."""
+    _ok_all(c, every_command(p))
+    return [f"{p}:kshort".encode()]
+
+
+def touch_keys(c, p: str) -> None:
+    """Updates of keys an earlier ``write_every_command(c, p)`` made (once slaves have them).
+
+    Sent once the slaves hold those keys, each of these writes reaches them as its
+    own record (a record sent after later writes carries their value, so writes
+    pipelined with the pushes they change would not test the QSET record).
+    ``qset`` only on ``<p>:q5`` (see ``every_command``).
+    """
+    k, h, z, q = f"{p}:k", f"{p}:h", f"{p}:z", f"{p}:q"
+    _ok_all(c, [
+        ("set", f"{k}1", "touched"), ("incr", f"{k}n", 100), ("del", f"{k}m1"), ("expire", f"{k}m3", LONG_TTL),
+        ("setbit", f"{k}bits", 30, 1), ("hset", f"{h}1", "t", "1"), ("hdel", f"{h}2", "x"), ("hclear", f"{h}1"),
+        ("zincr", f"{z}1", "a", 1000), ("zdel", f"{z}1", "b"), ("zpop_front", f"{z}2", 1),
+        ("qpush_back", f"{q}1", "tb"), ("qpush_front", f"{q}1", "tf"), ("qpop_front", f"{q}2"), ("qpop_back", f"{q}1"),
+        ("qpush_front", f"{q}3", "again"), ("qset", f"{q}5", 0, "touched-front"), ("qset", f"{q}5", -1, "touched-back"),
+        ("qpop_back", f"{q}5"), ("qpush_back", f"{q}5", "tb"), ("qset", f"{q}5", 2, "touched-2"),
+    ])
+
+
+def wait_gone(nodes, keys: list[bytes], timeout: float = 10.0) -> None:
+    """Wait until none of the kv ``keys`` exists (expired) on any of ``nodes``."""
+    for n in nodes:
+        with n.client() as c:
+            for key in keys:
+                wait_for(lambda: c("exists", key) == [b"ok", b"0"], timeout=timeout, interval=0.05,
+                         what=f"{key!r} to expire on {n.name}")
