@@ -264,6 +264,12 @@ class Queue:
         self.binlog.add(bl.QSET, ik)
         return True
 
+    def get_by_seq(self, name: bytes, seq: int) -> bytes | None:
+        """The item stored with sequence ``seq`` (None if there is none)."""
+        if len(name) > _MAX:
+            return None
+        return self.engine.get(_prefix(name) + _be(seq))
+
     def set_by_seq(self, name: bytes, seq: int, item: bytes) -> bool:
         """Overwrite the item with sequence ``seq`` if ``front <= seq <= front + size`` (replicated QSET)."""
         if len(name) > _MAX:

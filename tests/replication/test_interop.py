@@ -18,6 +18,7 @@ from tests.harness.replication import (
     binlog_window,
     converge,
     every_command,
+    load_dataset,
     slave_link,
     slave_links,
     touch_keys,
@@ -108,13 +109,16 @@ def test_ssdbpy_master_to_ssdb_slave(server_factory, reference_factory):
 
 
 def test_mirror_pair_ssdb_and_ssdbpy(server_factory, reference_factory):
-    """Both sides written (disjoint keys), both links mirror; then the ssdbpy side restarts."""
+    """An ssdbpy node with data gets an SSDB mirror peer (copies both ways); then both
+    sides are written (disjoint keys); then each side restarts in turn."""
     ref = reference_factory("ssdb", start=False)
     py = server_factory("ssdbpy", start=False)
     ref.write_config([py.slaveof("mirror", "py")])
     py.write_config([ref.slaveof("mirror", "ref")])
-    ref.start()
     py.start()
+    with py.client() as p:
+        load_dataset(p, 2000, prefix="p0")  # queues pushed at the back only: see docs/replication.md
+    ref.start()
     wait_sync(ref)
     wait_sync(py)
     with ref.client() as r, py.client() as p:
@@ -135,6 +139,13 @@ def test_mirror_pair_ssdb_and_ssdbpy(server_factory, reference_factory):
         touch_keys(p, "p2")
         snap = settle([ref, py], short)
     check_phases(snap, "r1", "p1", "r2", "p2", "r3", "p3")
+    assert len(snap["kv"]) > 1000
+    ref.stop()
+    with py.client() as p:
+        short = write_every_command(p, "p4")  # the SSDB side catches up on these
+    ref.start()
+    wait_sync(ref)
+    check_phases(settle([ref, py], short), "r1", "p1", "r2", "p2", "r3", "p3", "p4")
 
 
 def run_chain(first, make_second, make_third):

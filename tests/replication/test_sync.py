@@ -200,3 +200,26 @@ def test_qset_after_copy_of_a_queue_that_does_not_start_at_the_initial_seq(serve
     assert snap["queue"][b"qb"] == [b"b4", b"b3", b"b2", b"new-qb4", b"b0", b"new-qb-1"]
     assert snap["queue"][b"qc"] == [b"c4", b"new-qc1"]
     m.close()
+
+
+def test_new_mirror_peer_does_not_double_the_queues(server_factory):
+    """A node with queues gets a mirror peer: the peer copies them, then the node's own
+    link copies them back from the peer; the items it already holds are not pushed twice."""
+    a = server_factory("a", start=False)
+    b = server_factory("b", start=False)
+    a.write_config([b.slaveof("mirror", "b")])
+    b.write_config([a.slaveof("mirror", "a")])
+    a.start()
+    with a.client() as ca:
+        ca("qpush_back", "q1", *[f"i{i}" for i in range(50)])
+        ca("qpush_front", "q1", "f1", "f2")
+        ca("qpop_back", "q1", 2)
+        ca("qpush_front", "q2", "x", "y")
+        ca("set", "k", "v")
+        want = {n: ca("qrange", n, 0, -1)[1:] for n in (b"q1", b"q2")}
+    b.start()
+    with a.client() as ca, b.client() as cb:
+        for c in (ca, cb):
+            wait_for(lambda: "status     : SYNC" in slave_status(c), timeout=20, what="mirror link in SYNC")
+    snap = converge([a, b], timeout=15)
+    assert {n: snap["queue"][n] for n in want} == want
