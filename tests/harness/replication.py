@@ -130,12 +130,15 @@ def copy_layout(n: int) -> dict[str, tuple[int, int]]:
     return {"hash": (0, h_end), "kv": (h_end, k_end), "queue": (k_end, q_end), "zset": (q_end, q_end + n_z + n_t)}
 
 
-def mixed_ops(rnd: random.Random, prefix: str, n: int, short_ttl: bool = True) -> list[tuple]:
-    """``n`` writes of every record type on a small key space (updates, deletes, pops, TTLs)."""
+def mixed_ops(rnd: random.Random, prefix: str, n: int, short_ttl: bool = True, queues: bool = True) -> list[tuple]:
+    """``n`` writes of every record type on a small key space (updates, deletes, pops, TTLs);
+    ``queues=False`` makes the queue writes kv writes."""
     reqs: list[tuple] = []
     for _ in range(n):
         k = f"{prefix}{rnd.randrange(100)}"
         op = rnd.randrange(13)
+        if not queues and 7 <= op <= 9:
+            op = 0
         v = f"v{rnd.randrange(1 << 20)}"
         if op == 0:
             reqs.append(("set", "k" + k, v))
@@ -175,11 +178,12 @@ class AckWriter(threading.Thread):
     plus ``mixed`` random writes of every type on a separate key space.  An
     item counts as acknowledged once its four replies were read.  If the node
     dies the writer reconnects until it is back; numbers are never reused, so a
-    write whose reply was lost is simply unknown.
+    write whose reply was lost is simply unknown.  ``queues=False``: no queue
+    writes at all (no ``qpush_back``, and mixed queue writes become kv writes).
     """
 
     def __init__(self, port: int, tag: str, *, batch: int = 10, mixed: int = 10, pause: float = 0.01,
-                 short_ttl: bool = True, seed: int = 1) -> None:
+                 short_ttl: bool = True, seed: int = 1, queues: bool = True) -> None:
         super().__init__(daemon=True, name=f"writer-{tag}")
         self.port = port
         self.tag = tag
@@ -187,6 +191,7 @@ class AckWriter(threading.Thread):
         self.mixed = mixed
         self.pause = pause
         self.short_ttl = short_ttl
+        self.queues = queues
         self.rnd = random.Random(seed)
         self.acked: list[int] = []  # item numbers, ascending
         self.next_item = 0
@@ -258,16 +263,19 @@ class AckWriter(threading.Thread):
                 for i in range(first, first + self.batch):
                     v = self.value(i)
                     reqs += [("set", self.kv(i), v), ("hset", self.hname, f"f{i:08d}", v),
-                             ("zset", self.zname, f"m{i:08d}", i), ("qpush_back", self.qname, v)]
-                reqs += mixed_ops(self.rnd, f"mx:{self.tag}:", self.mixed, self.short_ttl)
+                             ("zset", self.zname, f"m{i:08d}", i)]
+                    if self.queues:
+                        reqs.append(("qpush_back", self.qname, v))
+                per_item = 4 if self.queues else 3
+                reqs += mixed_ops(self.rnd, f"mx:{self.tag}:", self.mixed, self.short_ttl, self.queues)
                 try:
                     c.send_many(reqs)
                     for j in range(self.batch):
-                        replies = [c.read() for _ in range(4)]
+                        replies = [c.read() for _ in range(per_item)]
                         assert all(_reply_ok(r) for r in replies), replies
                         with self._lock:
                             self.acked.append(first + j)
-                    for r in reqs[4 * self.batch :]:
+                    for r in reqs[per_item * self.batch :]:
                         reply = c.read()
                         assert reply[0] in (b"ok", b"not_found"), (r, reply)
                 except (OSError, ConnectionError):
@@ -294,7 +302,8 @@ class AckWriter(threading.Thread):
         missing += [i for i in acked if h.get(f"f{i:08d}".encode()) != self.value(i)]
         missing += [i for i in acked if z.get(f"m{i:08d}".encode()) != str(i).encode()]
         qset = set(q)
-        missing += [i for i in acked if self.value(i) not in qset]
+        if self.queues:
+            missing += [i for i in acked if self.value(i) not in qset]
         assert not missing, (f"{node}: {len(missing)} acknowledged writes of {self.tag} lost,"
                              f" e.g. {sorted(set(missing))[:10]}")
         assert len(qset) == len(q), f"{node}: queue {self.qname!r} has duplicated items ({len(q) - len(qset)})"
