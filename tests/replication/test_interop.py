@@ -37,14 +37,14 @@ LINK_TIMEOUT = 15.0
 CONVERGE_TIMEOUT = 15.0
 
 
-def wait_sync(node, n_links: int = 1) -> None:
-    """Wait until ``node`` has ``n_links`` slave links, all streaming (status SYNC)."""
+def wait_sync(node) -> None:
+    """Wait until the only slave link of ``node`` is streaming (status SYNC)."""
     def streaming():
         with node.client() as c:
             links = slave_links(c)
-        return len(links) == n_links and all(x["status"] == "SYNC" for x in links)
+        return len(links) == 1 and links[0]["status"] == "SYNC"
 
-    wait_for(streaming, timeout=LINK_TIMEOUT, interval=0.05, what=f"{node.name}'s slave links in SYNC")
+    wait_for(streaming, timeout=LINK_TIMEOUT, interval=0.05, what=f"{node.name}'s slave link in SYNC")
 
 
 def check_phases(snap: dict, *prefixes: str) -> None:
