@@ -36,5 +36,27 @@ def server_factory(tmp_path, request):
 
 
 @pytest.fixture
+def reference_factory(server_factory, tmp_path, request):
+    """Make real SSDB 1.9.8 servers (ReferenceServer), stopped with the test's ssdbpy servers.
+
+    Skips the test when the reference binary is absent.
+    """
+    from tests.harness import reference
+
+    if not reference.available():
+        pytest.skip(reference.SKIP_REASON)
+    started = request.node._ssdb_servers  # the list server_factory stops at teardown
+
+    def make(name: str = "ref", start: bool = True, **kw) -> ServerProcess:
+        srv = reference.ReferenceServer(tmp_path, name, **kw)
+        started.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    return make
+
+
+@pytest.fixture
 def server(server_factory) -> ServerProcess:
     return server_factory()

@@ -97,12 +97,15 @@ class Queue:
         return self._size(b"Q" + name)
 
     # --- push / pop -------------------------------------------------------------
-    def push(self, name: bytes, items: list[bytes], back: bool = True) -> int:
+    def push(self, name: bytes, items: list[bytes], back: bool = True, first_seq: int | None = None) -> int:
         """Push ``items`` one after the other; returns the new size.
 
         Each item is pushed as SSDB pushes it in its own transaction: if the
         queue fills up (or the name is > 255 bytes) ServerError is raised and
-        the items pushed before stay pushed.
+        the items pushed before stay pushed.  ``first_seq`` (replication: the
+        master's sequence of the item) is the sequence the first item gets
+        when the queue is empty, instead of 0x3FFFFFFFFFFFFFFF; it must lie in
+        ``(10000, 2**63-1)``, else it is ignored.
         """
         if len(name) > _MAX:
             raise errors.ServerError()
@@ -122,7 +125,7 @@ class Queue:
         full = False
         for item in items:
             if seq is None:
-                seq = SEQ_INIT
+                seq = first_seq if first_seq is not None and SEQ_MIN < first_seq < SEQ_MAX else SEQ_INIT
                 init = _pack_u64(seq)
                 put(prefix + _FRONT, init)
                 put(prefix + _BACK, init)
@@ -260,6 +263,12 @@ class Queue:
         self.engine.put(ik, item)
         self.binlog.add(bl.QSET, ik)
         return True
+
+    def get_by_seq(self, name: bytes, seq: int) -> bytes | None:
+        """The item stored with sequence ``seq`` (None if there is none)."""
+        if len(name) > _MAX:
+            return None
+        return self.engine.get(_prefix(name) + _be(seq))
 
     def set_by_seq(self, name: bytes, seq: int, item: bytes) -> bool:
         """Overwrite the item with sequence ``seq`` if ``front <= seq <= front + size`` (replicated QSET)."""

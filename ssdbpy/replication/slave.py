@@ -367,10 +367,16 @@ class Slave:
                 qk = keys.decode_qitem(key)
                 if qk is None or not (keys.QITEM_MIN_SEQ <= qk[1] < keys.QITEM_MAX_SEQ):
                     return  # e.g. the copied front/back pointer records
-                if cmd == bl.QPUSH_BACK:
-                    db.queue.push_back(qk[0], value)
-                elif cmd == bl.QPUSH_FRONT:
-                    db.queue.push_front(qk[0], value)
+                if cmd != bl.QSET:
+                    name, seq = qk
+                    if rec.type == bl.COPY and db.queue.get_by_seq(name, seq) == value:
+                        # already held, same item at the same sequence: a mirror peer copying
+                        # back what it got from here (SSDB pushes it a second time)
+                        return
+                    # onto an empty queue the item keeps the master's sequence (SSDB's slave
+                    # restarts at 0x3FFFFFFFFFFFFFFF): a later QSET, which names the item by
+                    # sequence, then finds it even if the copied queue did not start there
+                    db.queue.push(name, [value], cmd == bl.QPUSH_BACK, first_seq=seq)
                 else:
                     db.queue.set_by_seq(qk[0], qk[1], value)
             elif cmd == bl.QPOP_FRONT:

@@ -130,12 +130,15 @@ def copy_layout(n: int) -> dict[str, tuple[int, int]]:
     return {"hash": (0, h_end), "kv": (h_end, k_end), "queue": (k_end, q_end), "zset": (q_end, q_end + n_z + n_t)}
 
 
-def mixed_ops(rnd: random.Random, prefix: str, n: int, short_ttl: bool = True) -> list[tuple]:
-    """``n`` writes of every record type on a small key space (updates, deletes, pops, TTLs)."""
+def mixed_ops(rnd: random.Random, prefix: str, n: int, short_ttl: bool = True, queues: bool = True) -> list[tuple]:
+    """``n`` writes of every record type on a small key space (updates, deletes, pops, TTLs);
+    ``queues=False`` makes the queue writes kv writes."""
     reqs: list[tuple] = []
     for _ in range(n):
         k = f"{prefix}{rnd.randrange(100)}"
         op = rnd.randrange(13)
+        if not queues and 7 <= op <= 9:
+            op = 0
         v = f"v{rnd.randrange(1 << 20)}"
         if op == 0:
             reqs.append(("set", "k" + k, v))
@@ -175,11 +178,12 @@ class AckWriter(threading.Thread):
     plus ``mixed`` random writes of every type on a separate key space.  An
     item counts as acknowledged once its four replies were read.  If the node
     dies the writer reconnects until it is back; numbers are never reused, so a
-    write whose reply was lost is simply unknown.
+    write whose reply was lost is simply unknown.  ``queues=False``: no queue
+    writes at all (no ``qpush_back``, and mixed queue writes become kv writes).
     """
 
     def __init__(self, port: int, tag: str, *, batch: int = 10, mixed: int = 10, pause: float = 0.01,
-                 short_ttl: bool = True, seed: int = 1) -> None:
+                 short_ttl: bool = True, seed: int = 1, queues: bool = True) -> None:
         super().__init__(daemon=True, name=f"writer-{tag}")
         self.port = port
         self.tag = tag
@@ -187,6 +191,7 @@ class AckWriter(threading.Thread):
         self.mixed = mixed
         self.pause = pause
         self.short_ttl = short_ttl
+        self.queues = queues
         self.rnd = random.Random(seed)
         self.acked: list[int] = []  # item numbers, ascending
         self.next_item = 0
@@ -258,16 +263,19 @@ class AckWriter(threading.Thread):
                 for i in range(first, first + self.batch):
                     v = self.value(i)
                     reqs += [("set", self.kv(i), v), ("hset", self.hname, f"f{i:08d}", v),
-                             ("zset", self.zname, f"m{i:08d}", i), ("qpush_back", self.qname, v)]
-                reqs += mixed_ops(self.rnd, f"mx:{self.tag}:", self.mixed, self.short_ttl)
+                             ("zset", self.zname, f"m{i:08d}", i)]
+                    if self.queues:
+                        reqs.append(("qpush_back", self.qname, v))
+                per_item = 4 if self.queues else 3
+                reqs += mixed_ops(self.rnd, f"mx:{self.tag}:", self.mixed, self.short_ttl, self.queues)
                 try:
                     c.send_many(reqs)
                     for j in range(self.batch):
-                        replies = [c.read() for _ in range(4)]
+                        replies = [c.read() for _ in range(per_item)]
                         assert all(_reply_ok(r) for r in replies), replies
                         with self._lock:
                             self.acked.append(first + j)
-                    for r in reqs[4 * self.batch :]:
+                    for r in reqs[per_item * self.batch :]:
                         reply = c.read()
                         assert reply[0] in (b"ok", b"not_found"), (r, reply)
                 except (OSError, ConnectionError):
@@ -294,7 +302,8 @@ class AckWriter(threading.Thread):
         missing += [i for i in acked if h.get(f"f{i:08d}".encode()) != self.value(i)]
         missing += [i for i in acked if z.get(f"m{i:08d}".encode()) != str(i).encode()]
         qset = set(q)
-        missing += [i for i in acked if self.value(i) not in qset]
+        if self.queues:
+            missing += [i for i in acked if self.value(i) not in qset]
         assert not missing, (f"{node}: {len(missing)} acknowledged writes of {self.tag} lost,"
                              f" e.g. {sorted(set(missing))[:10]}")
         assert len(qset) == len(q), f"{node}: queue {self.qname!r} has duplicated items ({len(q) - len(qset)})"
@@ -333,3 +342,101 @@ def converge(nodes, writers=(), timeout: float = 60.0) -> dict:
         for n, s in zip(nodes, snaps):
             w.check(s, n.name)
     return snaps[0]
+
+
+# --- every write command ------------------------------------------------------------
+#: the TTL of the keys that must expire during a test (on every node)
+SHORT_TTL = 1
+
+
+def _ok_all(c, reqs: list[tuple]) -> None:
+    c.send_many(reqs)
+    for r in reqs:
+        reply = c.read()
+        assert reply and reply[0] in (b"ok", b"not_found"), (r, reply)
+
+
+def every_command(p: str, short_ttl: bool = True) -> list[tuple]:
+    """Requests of every SSDB write command on new keys under prefix ``p``.
+
+    kv, hash, zset and queue writes of every kind (pushes at both ends and pops
+    with counts included), long TTLs and, with ``short_ttl``, one key with a
+    SHORT_TTL (``<p>:kshort``) that expires on every node.  The ``qset``
+    requests only touch queues made by these requests: an SSDB slave renumbers
+    the items of a queue it receives in a full copy from 0x3FFFFFFFFFFFFFFF, so
+    a ``qset`` sent after that copy reaches the wrong item unless the queue
+    started there (see docs/replication.md).  ``<p>:q5`` does (only pushed at
+    the back, popped at the back): ``touch_keys`` sets its items.
+    """
+    k, h, z, q = f"{p}:k", f"{p}:h", f"{p}:z", f"{p}:q"
+    reqs: list[tuple] = [
+        # kv
+        ("set", f"{k}1", "v1"), ("set", f"{k}2", "v2"), ("set", f"{k}1", "v1b"),
+        ("setx", f"{k}ttl", "long", LONG_TTL), ("setnx", f"{k}nx", "first"), ("setnx", f"{k}nx", "second"),
+        ("getset", f"{k}gs", "g1"), ("getset", f"{k}gs", "g2"), ("del", f"{k}2"), ("del", f"{k}missing"),
+        ("incr", f"{k}n", 5), ("incr", f"{k}n", -2), ("decr", f"{k}n", 10), ("decr", f"{k}d", 1),
+        ("setbit", f"{k}bits", 3, 1), ("setbit", f"{k}bits", 17, 1), ("setbit", f"{k}bits", 3, 0),
+        ("set", f"{k}exp", "e"), ("expire", f"{k}exp", LONG_TTL), ("expire", f"{k}missing", LONG_TTL),
+        ("set", f"{k}undone", "u"), ("expire", f"{k}undone", LONG_TTL), ("set", f"{k}undone", "u2"),
+        ("setx", f"{k}gone", "g", LONG_TTL), ("del", f"{k}gone"),
+        ("multi_set", f"{k}m1", "a", f"{k}m2", "b", f"{k}m3", "c"), ("multi_del", f"{k}m2", f"{k}missing"),
+        ("setx", f"{k}short", "short", SHORT_TTL if short_ttl else LONG_TTL),
+        # hash
+        ("hset", f"{h}1", "f1", "a"), ("hset", f"{h}1", "f2", "b"), ("hset", f"{h}1", "f1", "a2"),
+        ("hdel", f"{h}1", "f2"), ("hincr", f"{h}1", "n", 7), ("hincr", f"{h}1", "n", -3),
+        ("multi_hset", f"{h}2", "x", "1", "y", "2", "z", "3"), ("multi_hdel", f"{h}2", "y", "nope"),
+        ("multi_hset", f"{h}3", "a", "1", "b", "2"), ("hclear", f"{h}3"),
+        # zset
+        ("zset", f"{z}1", "a", 10), ("zset", f"{z}1", "b", -5), ("zset", f"{z}1", "c", 7), ("zset", f"{z}1", "a", 11),
+        ("zdel", f"{z}1", "c"), ("zincr", f"{z}1", "b", 3), ("zincr", f"{z}1", "new", 2),
+        ("multi_zset", f"{z}2", *[x for i in range(12) for x in (f"m{i:02d}", i * 3 - 10)]),
+        ("multi_zdel", f"{z}2", "m03", "none"), ("zremrangebyrank", f"{z}2", 0, 1),
+        ("zremrangebyscore", f"{z}2", 5, 11), ("zpop_front", f"{z}2", 2), ("zpop_back", f"{z}2", 1),
+        ("multi_zset", f"{z}3", "a", 1, "b", 2), ("zclear", f"{z}3"),
+        # queue
+        ("qpush", f"{q}1", *[f"i{i}" for i in range(8)]), ("qpush_back", f"{q}1", "b1", "b2"),
+        ("qpush_front", f"{q}1", "f1", "f2", "f3"), ("qpop", f"{q}1"), ("qpop", f"{q}1", 2),
+        ("qpop_front", f"{q}1", 1), ("qpop_back", f"{q}1", 3), ("qpush_back", f"{q}1", "b3"),
+        ("qtrim_front", f"{q}1", 1), ("qtrim_back", f"{q}1", 1),
+        ("qpush_back", f"{q}2", *[f"x{i}" for i in range(6)]), ("qpop_front", f"{q}2", 2), ("qpop_back", f"{q}2"),
+        ("qpush_front", f"{q}3", "a", "b", "c"), ("qclear", f"{q}3"),
+        ("qpush_back", f"{q}4", "only"), ("qpop_front", f"{q}4"),
+        ("qpush_back", f"{q}5", *[f"y{i}" for i in range(6)]), ("qpop_back", f"{q}5"),
+        ("qset", f"{q}1", 0, "set-front"), ("qset", f"{q}1", -1, "set-back"), ("qset", f"{q}1", 2, "set-2"),
+        ("qset", f"{q}2", 1, "set-x"),
+    ]
+    return reqs
+
+
+def write_every_command(c, p: str) -> list[bytes]:
+    """Send ``every_command(p)``; returns the keys that expire after SHORT_TTL."""
+    _ok_all(c, every_command(p))
+    return [f"{p}:kshort".encode()]
+
+
+def touch_keys(c, p: str) -> None:
+    """Updates of keys an earlier ``write_every_command(c, p)`` made (once slaves have them).
+
+    Sent once the slaves hold those keys, each of these writes reaches them as its
+    own record (a record sent after later writes carries their value, so writes
+    pipelined with the pushes they change would not test the QSET record).
+    ``qset`` only on ``<p>:q5`` (see ``every_command``).
+    """
+    k, h, z, q = f"{p}:k", f"{p}:h", f"{p}:z", f"{p}:q"
+    _ok_all(c, [
+        ("set", f"{k}1", "touched"), ("incr", f"{k}n", 100), ("del", f"{k}m1"), ("expire", f"{k}m3", LONG_TTL),
+        ("setbit", f"{k}bits", 30, 1), ("hset", f"{h}1", "t", "1"), ("hdel", f"{h}2", "x"), ("hclear", f"{h}1"),
+        ("zincr", f"{z}1", "a", 1000), ("zdel", f"{z}1", "b"), ("zpop_front", f"{z}2", 1),
+        ("qpush_back", f"{q}1", "tb"), ("qpush_front", f"{q}1", "tf"), ("qpop_front", f"{q}2"), ("qpop_back", f"{q}1"),
+        ("qpush_front", f"{q}3", "again"), ("qset", f"{q}5", 0, "touched-front"), ("qset", f"{q}5", -1, "touched-back"),
+        ("qpop_back", f"{q}5"), ("qpush_back", f"{q}5", "tb"), ("qset", f"{q}5", 2, "touched-2"),
+    ])
+
+
+def wait_gone(nodes, keys: list[bytes], timeout: float = 10.0) -> None:
+    """Wait until none of the kv ``keys`` exists (expired) on any of ``nodes``."""
+    for n in nodes:
+        with n.client() as c:
+            for key in keys:
+                wait_for(lambda: c("exists", key) == [b"ok", b"0"], timeout=timeout, interval=0.05,
+                         what=f"{key!r} to expire on {n.name}")

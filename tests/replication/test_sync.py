@@ -170,3 +170,56 @@ def test_long_multi_writes_replicate_whole(server_factory):
     assert m.request("get", f"L{n - 1:06d}") == [b"ok", f"v{n - 1}".encode()]
     assert snap
     m.close()
+
+
+def test_qset_after_copy_of_a_queue_that_does_not_start_at_the_initial_seq(server_factory):
+    """A copied queue keeps the master's item sequences on the slave (and on the slave's
+    own slave), so a later QSET, which names its item by sequence, replaces the right one.
+
+    Queues whose first item is not at 0x3FFFFFFFFFFFFFFF: one popped from the
+    front, one pushed at the front, one pushed at the front then emptied from the back.
+    """
+    master = server_factory("master")
+    m = master.client()
+    m("qpush_back", "qa", *[f"a{i}" for i in range(10)])
+    m("qpop_front", "qa", 2)
+    m("qpush_front", "qb", *[f"b{i}" for i in range(6)])
+    m("qpush_back", "qb", "b-back")
+    m("qpush_front", "qc", *[f"c{i}" for i in range(5)])
+    m("qpop_back", "qc", 3)
+    slave = server_factory("slave", slaveof=[master.slaveof(id_="m")])
+    chained = server_factory("chained", slaveof=[slave.slaveof(id_="s")])
+    converge([master, slave, chained], timeout=15)
+    for name, index in (("qa", 5), ("qa", -1), ("qb", 0), ("qb", 4), ("qb", -1), ("qc", 1)):
+        assert m("qset", name, index, f"new-{name}{index}") == [b"ok"]
+    m("qpop_back", "qa", 2)
+    m("qpop_front", "qb")
+    m("qset", "qa", 0, "new-qa-front")
+    snap = converge([master, slave, chained], timeout=15)
+    assert snap["queue"][b"qa"] == [b"new-qa-front", b"a3", b"a4", b"a5", b"a6", b"new-qa5"]
+    assert snap["queue"][b"qb"] == [b"b4", b"b3", b"b2", b"new-qb4", b"b0", b"new-qb-1"]
+    assert snap["queue"][b"qc"] == [b"c4", b"new-qc1"]
+    m.close()
+
+
+def test_new_mirror_peer_does_not_double_the_queues(server_factory):
+    """A node with queues gets a mirror peer: the peer copies them, then the node's own
+    link copies them back from the peer; the items it already holds are not pushed twice."""
+    a = server_factory("a", start=False)
+    b = server_factory("b", start=False)
+    a.write_config([b.slaveof("mirror", "b")])
+    b.write_config([a.slaveof("mirror", "a")])
+    a.start()
+    with a.client() as ca:
+        ca("qpush_back", "q1", *[f"i{i}" for i in range(50)])
+        ca("qpush_front", "q1", "f1", "f2")
+        ca("qpop_back", "q1", 2)
+        ca("qpush_front", "q2", "x", "y")
+        ca("set", "k", "v")
+        want = {n: ca("qrange", n, 0, -1)[1:] for n in (b"q1", b"q2")}
+    b.start()
+    with a.client() as ca, b.client() as cb:
+        for c in (ca, cb):
+            wait_for(lambda: "status     : SYNC" in slave_status(c), timeout=20, what="mirror link in SYNC")
+    snap = converge([a, b], timeout=15)
+    assert {n: snap["queue"][n] for n in want} == want

@@ -171,6 +171,25 @@ def test_set_by_seq(db):
     assert items(db, b"q") == [b"a", b"B"]
 
 
+def test_first_seq_numbers_the_first_item_of_an_empty_queue_only(db):
+    """Replication: an item pushed onto an empty queue can keep the master's sequence."""
+    q = db.queue
+    s = SEQ_INIT + 5
+    assert q.push(b"q", [b"a", b"b"], first_seq=s) == 2
+    assert q.push(b"q", [b"z"], back=False, first_seq=123456) == 3  # not empty: ignored
+    assert data_items(db) == [
+        (b"Qq", LE(3)),
+        (b"q\x01q" + BE(2), LE(s - 1)), (b"q\x01q" + BE(3), LE(s + 1)),
+        (b"q\x01q" + BE(s - 1), b"z"), (b"q\x01q" + BE(s), b"a"), (b"q\x01q" + BE(s + 1), b"b"),
+    ]
+    assert records(db) == [(bl.QPUSH_BACK, b"q\x01q" + BE(s)), (bl.QPUSH_BACK, b"q\x01q" + BE(s + 1)),
+                           (bl.QPUSH_FRONT, b"q\x01q" + BE(s - 1))]
+    assert (q.get_by_seq(b"q", s), q.get_by_seq(b"q", s + 2), q.get_by_seq(b"x" * 300, s)) == (b"a", None, None)
+    for bad in (SEQ_MIN, SEQ_MAX, 0):  # outside (10000, 2**63-1): the initial seq
+        assert q.push(b"r%d" % bad, [b"a"], first_seq=bad) == 1
+        assert q.get_by_seq(b"r%d" % bad, SEQ_INIT) == b"a"
+
+
 @pytest.mark.parametrize("n", [7, 100])  # point gets and the iterator path
 def test_slice(db, n):
     q = db.queue
