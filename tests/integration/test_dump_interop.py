@@ -20,7 +20,6 @@ import pytest
 
 from tests.harness import reference
 from tests.harness.compare import describe_difference, snapshot
-from tests.harness.reference import ReferenceServer
 from tests.harness.server import REPO, ServerProcess
 from tests.integration.test_dump import load_all_types
 
@@ -31,24 +30,12 @@ REFERENCE_DUMP = [str(reference.BINARY.parent / "ssdb-dump")]
 
 
 @pytest.fixture
-def nodes(tmp_path, request):
-    """Make ssdbpy (``kind="ssdbpy"``) or reference (``kind="reference"``) nodes, killed at the end."""
-    made: list[ServerProcess] = []
-    request.node._ssdb_servers = made
-
+def nodes(server_factory, reference_factory):
+    """``nodes(name, kind, start)``: an ssdbpy (``kind="ssdbpy"``) or reference SSDB node."""
     def make(name: str, kind: str, start: bool = True) -> ServerProcess:
-        node = (ReferenceServer if kind == "reference" else ServerProcess)(tmp_path, name)
-        made.append(node)
-        if start:
-            node.start()
-        return node
+        return (reference_factory if kind == "reference" else server_factory)(name, start=start)
 
-    yield make
-    for node in made:
-        try:
-            node.stop()
-        finally:
-            node.kill()
+    return make
 
 
 def _fill(node: ServerProcess) -> dict:
