@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ssdbpy import errors
 from ssdbpy.config.settings import OutputLimit
+from ssdbpy.slowlog import SlowLog
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -106,6 +107,8 @@ class ServerState:
         self.pause: Callable[[], bool] | None = None
         #: write requests wait while it is held (see WriteGate; the server installs its own)
         self.write_gate = WriteGate()
+        #: requests slower than server.slowlog_timeout (off by default; the server installs its own)
+        self.slowlog = SlowLog()
 
     def total_calls(self) -> int:
         from ssdbpy.commands.registry import COMMANDS

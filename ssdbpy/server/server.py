@@ -18,6 +18,7 @@ from ssdbpy.server.background import Background
 from ssdbpy.server.commit import GroupCommit
 from ssdbpy.server.connection import serve_connection
 from ssdbpy.server.pace import GeventWriteGate, Pace
+from ssdbpy.slowlog import SlowLog
 
 log = logging.getLogger("ssdbpy.server")
 
@@ -50,6 +51,7 @@ class Server:
             readonly=srv.readonly,
         )
         self.state.output_limit = srv.output_limit
+        self.state.slowlog = SlowLog(srv.slowlog_timeout, srv.slowlog_max_len)
         for entry in srv.allow:
             self.state.ipfilter.add_allow(entry)
         for entry in srv.deny:
