@@ -94,6 +94,8 @@ class ServerState:
         self.kv_range = KeyRange()
         self.links = 0
         self.start_time = time.time()
+        #: requests per second over the last sample (set by the server's sampler; 0 inline)
+        self.ops_per_sec = 0.0
         #: replication hooks (set by apps wiring): object with .info_blocks() -> list[bytes],
         #: .in_use() -> bool, .slaveof(id, host, port, auth, last_seq, last_key)
         self.repl: Any = None

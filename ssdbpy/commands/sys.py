@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from itertools import islice
 
-from ssdbpy import errors, info
+from ssdbpy import __version__, errors, info
 from ssdbpy.cnum import uint64
 from ssdbpy.commands.registry import (
     BACKEND,
@@ -91,7 +93,27 @@ def info_(ctx, args):
         d.leveldb_stats = db.engine.property(b"leveldb.stats")
     if arg == b"cmd":
         d.cmds = [(c.name, info.cmd_text(c.calls, c.time_wait, c.time_proc)) for c in COMMANDS.values()]
+    d.extra = info.ProcessStats(
+        version=__version__,
+        uptime_s=int(time.time() - srv.start_time),
+        rss_bytes=rss_bytes(),
+        clients=srv.links,
+        commands=d.total_calls,
+        ops_per_sec=round(srv.ops_per_sec),
+    ).fields()
     return info.render(d)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    """The process's resident set size now (Linux /proc/self/statm; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 # --- slow log (ssdbpy addition) ---------------------------------------------------------

@@ -69,3 +69,38 @@ def test_calls_and_times_count_both_protocols(server):
         assert stats[b"multi_set"][0] == 200 and stats[b"multi_set"][2] >= 1  # ms
         total = dict(pairs(c.request(b"info")))[b"total_calls"]
         assert int(total) == sum(s[0] for s in stats.values()) + 1  # + the info cmd itself
+
+
+def test_ssdbpy_fields_come_after_every_ssdb_field(server):
+    import ssdbpy
+
+    with server.client() as c, server.client() as other:
+        other.request(b"ping")
+        for arg in ((), (b"cmd",), (b"range",), (b"leveldb",), (b"x",)):
+            reply = c.request(b"info", *arg)
+            names = [k for k, _ in pairs(reply)]
+            extra = [b"ssdbpy_version", b"uptime_in_seconds", b"used_memory_rss", b"connected_clients",
+                     b"total_commands_processed", b"instantaneous_ops_per_sec"]
+            assert names[-6:] == extra and not set(extra) & set(names[:-6])
+        f = dict(pairs(c.request(b"info")))
+        assert f[b"ssdbpy_version"] == ssdbpy.__version__.encode() and f[b"version"] == b"1.9.8"
+        assert 0 <= int(f[b"uptime_in_seconds"]) < 60
+        rss_kb = int(re.search(rb"VmRSS:\s+(\d+) kB", open(f"/proc/{server.pid}/status", "rb").read()).group(1))
+        assert abs(int(f[b"used_memory_rss"]) - rss_kb * 1024) < 8 * 1024 * 1024
+        assert int(f[b"connected_clients"]) == int(f[b"links"]) == 2
+        assert int(f[b"total_commands_processed"]) == int(f[b"total_calls"])
+
+
+def test_instantaneous_ops_per_sec(server):
+    import time
+
+    with server.client() as c:
+        deadline = time.monotonic() + 2.2
+        while time.monotonic() < deadline:  # busy for over two samples
+            c.send_many([[b"ping"]] * 500)
+            for _ in range(500):
+                c.read()
+        busy = int(dict(pairs(c.request(b"info")))[b"instantaneous_ops_per_sec"])
+        assert busy > 500
+        time.sleep(2.2)  # two samples without a request
+        assert dict(pairs(c.request(b"info")))[b"instantaneous_ops_per_sec"] == b"0"
