@@ -63,8 +63,8 @@ def test_recorded_session(server):
         + f"{pr}(0.000 sec)\n"
         + f"{pr}(0.000 sec)\n"
         + f"{pr}not_found\n(0.000 sec)\n"
-        + f"{pr}key             value\n{'-' * 25}\n5 result(s) (0.000 sec)\n(0.000 sec)\n"
-        + f"{pr}              key\n{'-' * 17}\n5 result(s) (0.000 sec)\n(0.000 sec)\n"
+        + f"{pr}key             value\n{'-' * 25}\n5 result(s) (0.000 sec)\n"
+        + f"{pr}              key\n{'-' * 17}\n5 result(s) (0.000 sec)\n"
         + f"{pr}client_error: Unknown Command: foo\n(0.000 sec)\n"
         + pr
     )
@@ -107,7 +107,7 @@ def test_every_reply_kind(server):
     assert "> client_error: wrong number of arguments\n(0.000 sec)\n" in err
     assert err.count("key             value\n" + "-" * 25 + "\n") == 3
     assert err.count("              key\n" + "-" * 17 + "\n") == 2
-    assert "2 result(s) (0.000 sec)\n(0.000 sec)\n" in err
+    assert "2 result(s) (0.000 sec)\n" in err and "sec)\n(0.000 sec)" not in err  # the timing once
 
 
 def test_binary_values_typed_and_shown_escaped(server):
