@@ -42,6 +42,8 @@ class InfoData:
     data_key_range: bytes | None = None
     leveldb_stats: bytes | None = None
     cmds: list[tuple[bytes, bytes]] | None = None
+    #: ssdbpy's own fields (docs/compat.md), after every SSDB field
+    extra: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 def render(d: InfoData) -> list[bytes]:
@@ -64,7 +66,31 @@ def render(d: InfoData) -> list[bytes]:
     if d.cmds is not None:
         for name, text in d.cmds:
             out += (b"cmd." + name, text)
+    for name, text in d.extra:
+        out += (name, text)
     return out
+
+
+@dataclass
+class ProcessStats:
+    """What an operator needs beside SSDB's fields; each becomes one ``name value`` pair."""
+
+    version: str  # ssdbpy's own version
+    uptime_s: int
+    rss_bytes: int
+    clients: int
+    commands: int
+    ops_per_sec: int
+
+    def fields(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"ssdbpy_version", self.version.encode()),
+            (b"uptime_in_seconds", b"%d" % self.uptime_s),
+            (b"used_memory_rss", b"%d" % self.rss_bytes),
+            (b"connected_clients", b"%d" % self.clients),
+            (b"total_commands_processed", b"%d" % self.commands),
+            (b"instantaneous_ops_per_sec", b"%d" % self.ops_per_sec),
+        ]
 
 
 def cmd_text(calls: int, time_wait: float, time_proc: float) -> bytes:

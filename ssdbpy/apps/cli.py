@@ -66,8 +66,8 @@ Options:
 
   -n <opt>       Choose nagios probe
                  opt: info, dbsize, replication, write_read
-  -w <INT>       Set nagios WARN level
-  -c <INT>       Set nagios CRITICAL level
+  -w <SIZE>      Set nagios WARN level (dbsize: MB, or with a unit: 500G; default 85)
+  -c <SIZE>      Set nagios CRITICAL level (dbsize: MB, or with a unit: 600G; default 95)
 
 A command after the options (or after <host> <port>) is run once and
 ssdb-cli exits; otherwise commands are read from stdin.

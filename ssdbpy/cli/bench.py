@@ -30,6 +30,7 @@ Options:
     port        server port (default 8888)
     requests    Total number of requests (default 10000)
     clients     Number of parallel connections (default 50)
+    -a <pw>     Password (default: the environment variable SSDB_AUTH)
 
 """
 PHASES = ("set", "get", "del", "hset", "hget", "hdel", "zset", "zget", "zdel", "qpush", "qpop")
@@ -89,9 +90,10 @@ class _Conn:
 
 class Bench:
     def __init__(self, host: str, port: int, requests: int, clients: int, out: TextIO,
-                 rnd: random.Random | None = None) -> None:
+                 rnd: random.Random | None = None, password: bytes | None = None) -> None:
         self.host = host
         self.port = port
+        self.password = password
         self.data = make_data(max(requests, 0), rnd)
         self.clients = max(clients, 1)
         self.out = out
@@ -105,7 +107,26 @@ class Bench:
                 self.close()
                 raise BenchError(f"connect error! {self.host}:{self.port}: {exc}") from None
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.conns.append(_Conn(s))
+            conn = _Conn(s)
+            self.conns.append(conn)
+            if self.password is not None:
+                self._auth(conn)
+
+    def _auth(self, conn: _Conn) -> None:
+        """Authenticate one connection (before the phases: it is not timed)."""
+        try:
+            conn.sock.sendall(encode_ssdb([b"auth", self.password or b""]))
+            while (pkt := conn.reader.next()) is None:
+                data = conn.sock.recv(65536)
+                if not data:
+                    raise BenchError("auth failed: the server closed the connection")
+                conn.reader.feed(data)
+        except OSError as exc:
+            self.close()
+            raise BenchError(f"auth failed: {exc}") from None
+        if pkt[0] != b"ok":
+            self.close()
+            raise BenchError("auth failed: " + b" ".join(pkt[:2]).decode("utf-8", "replace"))
 
     def close(self) -> None:
         for c in self.conns:

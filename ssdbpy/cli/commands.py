@@ -1,4 +1,4 @@
-"""Command names ssdb-cli completes: SSDB 1.9.8's 119 commands and the shell's own words."""
+"""Command names ssdb-cli completes: SSDB 1.9.8's 119 commands, ssdbpy's own and the shell's words."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ add_allow_ip del_allow_ip list_deny_ip add_deny_ip del_deny_ip
 dump sync140
 """.split()))
 
+#: commands ssdbpy adds to SSDB's (docs/compat.md)
+SSDBPY_COMMANDS: tuple[str, ...] = ("slowlog",)
+
 #: words the shell handles itself
 SHELL_COMMANDS: tuple[str, ...] = ("help", "quit", "exit", "export", "import", ":escape")
 
-ALL: tuple[str, ...] = tuple(sorted(set(SERVER_COMMANDS) | set(SHELL_COMMANDS)))
+ALL: tuple[str, ...] = tuple(sorted(set(SERVER_COMMANDS) | set(SSDBPY_COMMANDS) | set(SHELL_COMMANDS)))
 
 
 def complete(prefix: str) -> list[str]:

@@ -1,11 +1,20 @@
 """``ssdb-cli -n info|dbsize|replication|write_read [-w N] [-c N]``: Nagios probes (tools.md §1.6).
 
 Each probe prints one status line on stdout and returns Nagios' exit status:
-0 OK, 1 WARN, 2 CRITICAL (3 UNKNOWN for a probe name ssdb-cli does not know).
+0 OK, 1 WARN, 2 CRITICAL (3 UNKNOWN for a probe name ssdb-cli does not know,
+or a level that is not a size).
+
+``-n dbsize`` levels are **megabytes** (MiB) unless they carry a unit (``K``,
+``M``, ``G``, ``T``, optionally followed by ``B``; powers of 1024).  SSDB's
+probe compared info's ``dbsize``, which is bytes, with ``-w``/``-c``
+(defaults 85 and 95), so any database over 95 bytes was CRITICAL; its
+author's example, ``-n dbsize -w 500000 -c 600000``, makes sense as
+megabytes (about 500 and 600 GB), and SSDB's 85/95 defaults are kept as MB.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TextIO
 
@@ -37,6 +46,24 @@ def probe_value(data: list[bytes], name: bytes) -> bytes:
     return ret
 
 
+_MB = 1024 * 1024
+_UNITS = {"k": 1024, "m": _MB, "g": 1024 * _MB, "t": 1024 * 1024 * _MB}
+_LEVEL = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]*)?)\s*(?:([kmgtKMGT])[bB]?)?\s*")
+
+
+def level_bytes(level: str | int) -> float:
+    """A ``-w``/``-c`` level of ``-n dbsize`` in bytes: a number of MB, or with a K/M/G/T unit."""
+    m = _LEVEL.fullmatch(str(level))
+    if m is None:
+        raise ValueError(f"invalid dbsize level {level!r}: expected a size in MB, or with a unit (500G, 2T)")
+    return float(m.group(1)) * _UNITS[(m.group(2) or "m").lower()]
+
+
+def _level_text(level: str | int) -> str:
+    text = str(level).strip()
+    return text + " MB" if text[-1:].isdigit() else text
+
+
 def run(link: Link, probe: str, warn: str, critical: str, out: TextIO) -> int:
     if probe not in PROBES:
         out.write(f"UNKNOWN: no such probe: {probe} (info, dbsize, replication, write_read)\n")
@@ -52,14 +79,20 @@ def run(link: Link, probe: str, warn: str, critical: str, out: TextIO) -> int:
             is_val = not is_val
         return OK
     if probe == "dbsize":
+        try:
+            warn_b, crit_b = level_bytes(warn), level_bytes(critical)
+        except ValueError as exc:
+            out.write(f"UNKNOWN: {exc}\n")
+            return UNKNOWN
         size = int(probe_value(data, b"dbsize") or b"0")
-        if size > int(critical):
-            out.write(f"CRITICAL: dbsize {size} larger than {critical}\n")
+        shown = f"{size / _MB:.1f} MB ({size} bytes)"
+        if size > crit_b:
+            out.write(f"CRITICAL: dbsize {shown} larger than {_level_text(critical)}\n")
             return CRITICAL
-        if size > int(warn):
-            out.write(f"WARN: dbsize {size} larger than {warn}\n")
+        if size > warn_b:
+            out.write(f"WARN: dbsize {shown} larger than {_level_text(warn)}\n")
             return WARN
-        out.write(f"OK: dbsize {size} less than {critical}\n")
+        out.write(f"OK: dbsize {shown} less than {_level_text(critical)}\n")
         return OK
     if probe == "replication":
         text = probe_value(data, b"replication").decode("utf-8", "replace").replace("slaveof", "\nslaveof")

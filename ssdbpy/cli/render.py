@@ -233,10 +233,12 @@ def render(cmd: bytes, r: Response, elapsed: float, repr_data: Escaper | None = 
             out.append((OUT, s + b"\n"))
             is_val = not is_val
         out.append((ERR, b"%d result(s) (%.3f sec)\n" % (len(data), elapsed)))
-        out.append((ERR, t))
         return out
+    # the timing once: in the "N result(s)" line of a list or map, else on its own line
+    # (SSDB's shell printed both for lists, maps and info)
     if r.type in ("none", "val"):
         out.append((OUT, rd(r.data) + b"\n"))
+        out.append((ERR, t))
     elif r.type == "list":
         out.append((ERR, b"  %15s\n" % b"key"))
         out.append((ERR, b"-" * 17 + b"\n"))
@@ -250,5 +252,6 @@ def render(cmd: bytes, r: Response, elapsed: float, repr_data: Escaper | None = 
         for k in index:
             out.append((OUT, b"  " + rd(k).ljust(15) + b": " + rd(items[k]) + b"\n"))
         out.append((ERR, b"%d result(s) (%.3f sec)\n" % (len(index), elapsed)))
-    out.append((ERR, t))
+    else:
+        out.append((ERR, t))
     return out

@@ -261,8 +261,8 @@ class Shell:
                 if self.ensure_link():
                     transfer.export(self.link, args, out, self.err, self._ask)
             elif cmd == b"import":
-                if self.ensure_link():
-                    transfer.import_file(self.link, args, out, self.err)
+                if self.ensure_link() and transfer.import_file(self.link, args, out, self.err):
+                    self.fail(EXIT_ERROR_REPLY)
             else:
                 resp = self.link.request_with_retry(self.err, b"ping", [], self.sleep)
                 if resp is None:

@@ -5,7 +5,8 @@ Python 2's ``string-escape``: ``set key value``, ``hset name field value``,
 ``zset name member score``, ``qpush name item``.  Export walks the server with
 scan/hlist/hscan/zlist/zscan/qlist/qrange (bounds inclusive, as SSDB's);
 import sends each line as a request.  Unlike SSDB, import pipelines its
-requests and reports the lines the server refused.
+requests, reports every line it could not read or the server refused, goes on
+after them, and ends with their count.
 """
 
 from __future__ import annotations
@@ -182,21 +183,38 @@ def export(link: Link, args: list[bytes], out: TextIO, err: TextIO,
 
 
 # --- import -------------------------------------------------------------------------------
-def import_file(link: Link, args: list[bytes], out: TextIO, err: TextIO) -> None:
+#: failed lines reported one by one; the count at the end covers them all
+MAX_REPORTED = 100
+
+
+def import_file(link: Link, args: list[bytes], out: TextIO, err: TextIO) -> int:
+    """Send every line of the file as a request; returns the number of lines that failed.
+
+    A line that is not ``command<TAB>arg…`` with valid escapes, or that the
+    server refuses, is reported on ``err`` with its number (the first
+    :data:`MAX_REPORTED` of them) and skipped; the import goes on (SSDB's
+    stopped at the first bad line, and ignored the server's replies).  The
+    count of failed lines ends the run.
+    """
     if not args:
         err.write("Usage: import in_file\n")
-        return
+        return 1
     path = os.fsdecode(args[0])
     if not os.path.exists(path):
         out.write(f"Error: {path} not exists!\n")
-        return
+        return 1
     progress = _Progress(out, os.path.getsize(path))
-    failed = 0
-    first_failure = ""
+    bad_format = refused = 0
     pending: list[tuple[int, list[bytes]]] = []
 
+    def report(text: str) -> None:
+        if bad_format + refused <= MAX_REPORTED:
+            err.write(text)
+        elif bad_format + refused == MAX_REPORTED + 1:
+            err.write("(more failed lines are not shown; only their count, at the end)\n")
+
     def flush() -> None:
-        nonlocal failed, first_failure
+        nonlocal refused
         if not pending:
             return
         c = link.client
@@ -210,31 +228,36 @@ def import_file(link: Link, args: list[bytes], out: TextIO, err: TextIO) -> None
             raise TransferError(f"Connection closed: {exc}") from None
         for (lineno, _), rep in zip(pending, replies):
             if rep[0] != b"ok":
-                failed += 1
-                if not first_failure:
-                    first_failure = f"line {lineno}: " + b": ".join(rep[:2]).decode("utf-8", "replace")
+                refused += 1
+                report(f"Error: line {lineno} refused by the server: "
+                       + b": ".join(rep[:2]).decode("utf-8", "replace") + "\n")
         pending.clear()
 
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             progress.add(len(raw))
             ps = raw.rstrip(b"\r\n").split(b"\t")
+            why = ""
             if len(ps) < 2:
-                flush()
-                out.write(f"Error: bad format at line {lineno}, abort!\n")
-                return
-            try:
-                fields = [escape.decode(p) for p in ps[1:]]
-            except ValueError as exc:
-                flush()
-                out.write(f"Error: bad format at line {lineno} ({exc}), abort!\n")
-                return
+                why = "expected command<TAB>arguments"
+            else:
+                try:
+                    fields = [escape.decode(p) for p in ps[1:]]
+                except ValueError as exc:
+                    why = str(exc)
+            if why:
+                bad_format += 1
+                report(f"Error: bad format at line {lineno} ({why}), skipped\n")
+                continue
             pending.append((lineno, [ps[0].lower(), *fields]))
             if len(pending) >= IMPORT_PIPELINE:
                 flush()
     flush()
     progress.show(final=True)
     out.write("done.\n")
+    failed = bad_format + refused
     if failed:
-        err.write(f"{failed} line(s) refused by the server, first: {first_failure}\n")
+        err.write(f"{failed} line(s) failed: {bad_format} bad format, {refused} refused by the server\n")
     out.flush()
+    err.flush()
+    return failed

@@ -111,6 +111,7 @@ clear_binlog | | delete every binlog record
 compact | | compact the whole database (may take long)
 dbsize | | approximate size of the data on disk, in bytes
 info | [cmd|range|leveldb] | server status: version, links, calls, binlog, replication; cmd = per-command counters
+slowlog | get [count=10]|len|reset | requests slower than server.slowlog_timeout (ssdbpy): id, time, microseconds, client, argc, args per entry
 version | | the server's version
 ping | | replies ok
 auth | password | authenticate this connection

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ssdbpy import errors
 from ssdbpy.config.settings import OutputLimit
+from ssdbpy.slowlog import SlowLog
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -93,6 +94,8 @@ class ServerState:
         self.kv_range = KeyRange()
         self.links = 0
         self.start_time = time.time()
+        #: requests per second over the last sample (set by the server's sampler; 0 inline)
+        self.ops_per_sec = 0.0
         #: replication hooks (set by apps wiring): object with .info_blocks() -> list[bytes],
         #: .in_use() -> bool, .slaveof(id, host, port, auth, last_seq, last_key)
         self.repl: Any = None
@@ -106,6 +109,8 @@ class ServerState:
         self.pause: Callable[[], bool] | None = None
         #: write requests wait while it is held (see WriteGate; the server installs its own)
         self.write_gate = WriteGate()
+        #: requests slower than server.slowlog_timeout (off by default; the server installs its own)
+        self.slowlog = SlowLog()
 
     def total_calls(self) -> int:
         from ssdbpy.commands.registry import COMMANDS

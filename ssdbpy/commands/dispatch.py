@@ -47,23 +47,36 @@ def _log_failure(name: bytes, exc: BaseException) -> None:
         seen[0], seen[1] = now, 0
 
 
-def execute(ctx: Context, args: list[bytes]):
-    """Run one request; returns reply blocks, or a registry.Backend for backend commands."""
+def execute(ctx: Context, args: list[bytes], queued: float = 0.0):
+    """Run one request; returns reply blocks, or a registry.Backend for backend commands.
+
+    ``queued``: the perf_counter() time the request was set aside to run later
+    (on the connection's greenlet), counted as its ``time_wait``; 0 if it was not.
+    """
     name = args[0]
     if not ctx.authed and name != b"auth":
         return _NOAUTH
     cmd = COMMANDS.get(name)
     if cmd is None:
         return [errors.CLIENT_ERROR, errors.MSG_UNKNOWN_COMMAND + name]
-    return run(ctx, cmd, args)
+    return run(ctx, cmd, args, queued)
 
 
-def run(ctx: Context, cmd: Command, args: list[bytes]):
-    """:func:`execute` for a request whose command the caller looked up (``args[0]`` is its name)."""
+def run(ctx: Context, cmd: Command, args: list[bytes], queued: float = 0.0):
+    """:func:`execute` for a request whose command the caller looked up (``args[0]`` is its name).
+
+    Every request that reaches a known command counts in its ``calls``, as in
+    SSDB (a write refused on a readonly server too).  ``time_wait`` (ms) is the
+    time the request waited before its handler ran: set aside for the
+    connection's greenlet (``queued``) or held at the write gate (flushdb);
+    ``time_proc`` (ms) the handler's time.  A request whose wait plus
+    processing reaches ``server.slowlog_timeout`` goes to the slow log.
+    """
     if not ctx.authed and cmd.name != b"auth":
         return _NOAUTH
     is_write = cmd.is_write
     if is_write and ctx.server.readonly:
+        cmd.calls += 1
         return [errors.CLIENT_ERROR, errors.MSG_FORBIDDEN_COMMAND + cmd.name]
     if len(args) < cmd.arity:
         cmd.calls += 1
@@ -71,6 +84,7 @@ def run(ctx: Context, cmd: Command, args: list[bytes]):
     if is_write:
         gate = ctx.server.write_gate
         if gate.held:
+            queued = queued or perf_counter()
             gate.wait()  # flushdb runs: the connection brought this request to its greenlet
         sp = ctx.savepoint = ctx.db.savepoint()
     else:
@@ -89,5 +103,18 @@ def run(ctx: Context, cmd: Command, args: list[bytes]):
             ctx.db.rollback(ctx.savepoint)
         reply = _SERVER_ERROR
     cmd.calls += 1
-    cmd.time_proc += (perf_counter() - t0) * 1000.0
+    proc = (perf_counter() - t0) * 1000.0
+    cmd.time_proc += proc
+    if queued or proc >= ctx.server.slowlog.threshold:
+        _waited_or_slow(ctx, cmd, args, (t0 - queued) * 1000.0 if queued else 0.0, proc, reply)
     return reply
+
+
+def _waited_or_slow(ctx: Context, cmd: Command, args: list[bytes], wait: float, proc: float, reply) -> None:
+    """The rest of :func:`run`'s accounting for a request that waited or was slow (times in ms)."""
+    cmd.time_wait += wait
+    slow = ctx.server.slowlog
+    if wait + proc >= slow.threshold:
+        ip = ctx.peer_ip
+        client = ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, ctx.peer_port)
+        slow.record(args, wait, proc, client.encode(), reply)

@@ -513,13 +513,37 @@ def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[
     return _hello_reply(new, client_id), new
 
 
+# --- SLOWLOG (ssdbpy addition): Redis's reply shapes for the ``slowlog`` command ---------
+
+
+def _slowlog_mapping(resp3: bool) -> Mapping:
+    """``SLOWLOG GET [n]`` (Redis's nested entries), ``LEN`` (integer), ``RESET`` (``+OK``).
+
+    Not a row of :data:`MAPPING`, which is SSDB's table: SSDB has no slowlog
+    command.  The request goes to ssdbpy's ``slowlog`` unchanged.
+    """
+    by_sub = {
+        b"get": Desc(b"slowlog", "slowlog", reply.render_slowlog),
+        b"len": _desc_for(b"slowlog", "int", resp3),
+        b"reset": _desc_for(b"slowlog", "status", resp3),
+    }
+    generic = GENERIC3 if resp3 else GENERIC
+
+    def describe(ssdb_args: list[bytes]) -> Desc:
+        return by_sub.get(ssdb_args[1].lower(), generic) if len(ssdb_args) > 1 else generic
+
+    return Mapping(b"slowlog", b"slowlog", "slowlog", _auto, None, describe)
+
+
 # --- translation ---------------------------------------------------------------------
 
 
 def _translator(table: dict[bytes, Mapping], generic: Desc) -> Callable[[list[bytes]], tuple[list[bytes], Desc]]:
     # the rows under their lowercase names, the upper-case names clients usually
     # send (saves a lower()) and HELLO
-    lookup = {**table, **{k.upper(): v for k, v in table.items()}, b"hello": _HELLO, b"HELLO": _HELLO}
+    slowlog = _slowlog_mapping(generic is not GENERIC)
+    lookup = {**table, **{k.upper(): v for k, v in table.items()}, b"hello": _HELLO, b"HELLO": _HELLO,
+              b"slowlog": slowlog, b"SLOWLOG": slowlog}
 
     def translate(args: list[bytes]) -> tuple[list[bytes], Desc]:
         name = args[0]

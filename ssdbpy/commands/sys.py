@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from itertools import islice
 
-from ssdbpy import errors, info
+from ssdbpy import __version__, errors, info
 from ssdbpy.cnum import uint64
 from ssdbpy.commands.registry import (
     BACKEND,
@@ -69,7 +72,6 @@ def info_(ctx, args):
     srv = ctx.server
     db = ctx.db
     arg = args[1] if len(args) > 1 else None
-    full = arg in (None, b"range", b"leveldb", b"cmd")
     kr = srv.kv_range
     d = info.InfoData(
         links=srv.links,
@@ -79,17 +81,91 @@ def info_(ctx, args):
         serv_key_range=info.key_range_text((kr.start, kr.end)),
         replication=srv.repl.info_blocks() if srv.repl is not None else [],
     )
-    if full:
+    # as SSDB: "range" and "leveldb" each add their own block, a bare info both, "cmd" neither
+    if arg is None or arg == b"range":
         d.data_key_range = info.key_range_text(
             db.kv.first_last(),
             _size_range(db, keys.HSIZE),
             _size_range(db, keys.ZSIZE),
             _size_range(db, keys.QSIZE),
         )
+    if arg is None or arg == b"leveldb":
         d.leveldb_stats = db.engine.property(b"leveldb.stats")
     if arg == b"cmd":
         d.cmds = [(c.name, info.cmd_text(c.calls, c.time_wait, c.time_proc)) for c in COMMANDS.values()]
+    d.extra = info.ProcessStats(
+        version=__version__,
+        uptime_s=int(time.time() - srv.start_time),
+        rss_bytes=rss_bytes(),
+        clients=srv.links,
+        commands=d.total_calls,
+        ops_per_sec=round(srv.ops_per_sec),
+    ).fields()
     return info.render(d)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    """The process's resident set size now (Linux /proc/self/statm; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+# --- slow log (ssdbpy addition) ---------------------------------------------------------
+_SLOWLOG_HELP = [
+    b"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    b"GET [<count>]",
+    b"    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    b"    Entries are made of:",
+    b"    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    b"    client name",
+    b"LEN",
+    b"    Return the length of the slowlog.",
+    b"RESET",
+    b"    Reset the slowlog.",
+    b"HELP",
+    b"    Print this help.",
+]
+MSG_SLOWLOG_COUNT = b"count should be greater than or equal to -1"
+_COUNT = re.compile(rb"-?[0-9]{1,18}")  # Redis's string2ll, within a long
+
+
+@command("slowlog", 2, READ_INLINE)
+def slowlog(ctx, args):
+    """``slowlog get [count]``, ``slowlog len``, ``slowlog reset``, ``slowlog help`` (docs/commands.md).
+
+    ``get`` replies ``ok`` then, per entry (newest first), ``id``, ``time``
+    (Unix seconds), ``duration`` (microseconds: wait + processing), the client
+    ``ip:port``, the number of arguments and the arguments (Redis's truncation:
+    32 at most, 128 bytes each).  ``count``: 10 by default, -1 for all.
+    """
+    sub = args[1].lower()
+    n = len(args)
+    log = ctx.server.slowlog
+    if sub == b"get" and n <= 3:
+        count = 10
+        if n == 3:
+            if not _COUNT.fullmatch(args[2]) or int(args[2]) < -1:
+                raise errors.ClientError(MSG_SLOWLOG_COUNT)
+            count = int(args[2])
+        out = [OK]
+        for e in log.get(count):
+            out += (b"%d" % e.id, b"%d" % e.time, b"%d" % e.duration_us, e.client, b"%d" % len(e.args), *e.args)
+        return out
+    if sub == b"len" and n == 2:
+        return [OK, b"%d" % len(log)]
+    if sub == b"reset" and n == 2:
+        log.reset()
+        return OK_ONLY
+    if sub == b"help" and n == 2:
+        return [OK, *_SLOWLOG_HELP]
+    raise errors.ClientError(
+        b"unknown subcommand or wrong number of arguments for '%s'. Try SLOWLOG HELP." % args[1][:128])
 
 
 @command("compact", 1, READ, blocking=True)

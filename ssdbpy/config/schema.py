@@ -11,7 +11,7 @@ The key table is the union of what SSDB 1.9.8's source reads
 (``src/net/server.cpp``, ``src/serv.cpp``, ``src/ssdb/options.cpp``,
 ``src/util/app.cpp``), every key of every ``ssdb.conf``/``ssdb_slave.conf``
 SSDB has shipped since 1.0 (so an existing SSDB file keeps starting), and
-ssdbpy's own ``server.client_output_buffer_limit``.
+ssdbpy's own ``server.client_output_buffer_limit`` and ``server.slowlog_max_len``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ SCHEMA: Schema = {
         "deny": LEAF,
         "readonly": LEAF,
         "slowlog_timeout": LEAF,
+        "slowlog_max_len": LEAF,
         "client_output_buffer_limit": LEAF,
     },
     "replication": {

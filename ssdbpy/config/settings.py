@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 
 from ssdbpy.config.parser import Node, load
-from ssdbpy.config.schema import check_keys, read_bool, read_choice, read_float, read_int
+from ssdbpy.config.schema import bad_value, check_keys, read_bool, read_choice, read_float, read_int
 from ssdbpy.errors import ConfigError
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "none")
@@ -52,6 +52,7 @@ class ServerSettings:
     deny: list[str] = field(default_factory=list)
     readonly: bool = False
     slowlog_timeout: float = 0.0  # milliseconds, 0 = off
+    slowlog_max_len: int = 128  # entries the slowlog command keeps (ssdbpy addition)
     output_limit: "OutputLimit" = field(default_factory=lambda: OutputLimit())
 
 
@@ -194,8 +195,18 @@ def _server(node: Node) -> ServerSettings:
         deny=[n.value for n in node.children_named("server.deny") if n.value],
         readonly=read_bool(node, "server.readonly", False),
         slowlog_timeout=max(0.0, read_float(node, "server.slowlog_timeout", 0.0, "milliseconds")),
+        slowlog_max_len=_slowlog_max_len(node),
         output_limit=_output_limit(node.get("server.client_output_buffer_limit")),
     )
+
+
+def _slowlog_max_len(node: Node) -> int:
+    n = read_int(node, "server.slowlog_max_len", 128, "entries")
+    if n < 0:
+        leaf = node.get("server.slowlog_max_len")
+        assert leaf is not None
+        raise bad_value(leaf, "server.slowlog_max_len", "an integer >= 0 (entries; 0 keeps none)")
+    return n
 
 
 _MEMORY = re.compile(r"([0-9]+)(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)

@@ -39,6 +39,7 @@ __all__ = [
     "render_multibulk",
     "render_members",
     "render_mget",
+    "render_slowlog",
     "render3_failure",
     "render3",
     "render3_mget",
@@ -232,3 +233,36 @@ def render3_pairs(blocks: Sequence[bytes]) -> bytes:
             parts += (b"*2\r\n", encode_bulk(blocks[i]), _score(blocks[i + 1]))
         return b"".join(parts)
     return render3_failure(blocks)
+
+
+# --- SLOWLOG (ssdbpy addition) ---------------------------------------------------------
+
+
+def render_slowlog(blocks: Sequence[bytes]) -> bytes:
+    """``SLOWLOG GET`` as Redis replies it, from the SSDB reply of ``slowlog get``.
+
+    ``blocks`` are ``ok`` then, per entry, ``id time duration_us client argc
+    arg1 … argN``.  Each entry becomes Redis's ``*6``: ``:id``, ``:time``,
+    ``:duration``, an array of the arguments, the client's ``ip:port`` and an
+    empty client name.  Blocks that are not such a list (a sticky descriptor
+    rendering another reply) are rendered as :func:`render_generic` does.
+    The same bytes in RESP3.
+    """
+    if not blocks or blocks[0] != _OK:
+        return render_failure(blocks)
+    parts: list[bytes] = []
+    n = len(blocks)
+    i = 1
+    count = 0
+    try:
+        while i < n:
+            argc = int(blocks[i + 4])
+            if argc < 0 or i + 5 + argc > n:
+                raise ValueError
+            parts += (b"*6\r\n:%d\r\n:%d\r\n:%d\r\n" % (int(blocks[i]), int(blocks[i + 1]), int(blocks[i + 2])),
+                      encode_multibulk(blocks[i + 5 : i + 5 + argc]), encode_bulk(blocks[i + 3]), b"$0\r\n\r\n")
+            i += 5 + argc
+            count += 1
+    except (ValueError, IndexError):
+        return render_generic(blocks)
+    return b"*%d\r\n" % count + b"".join(parts)

@@ -24,6 +24,7 @@ import socket
 import struct
 from collections import deque
 from functools import partial
+from time import perf_counter
 
 import gevent
 from gevent.event import Event
@@ -188,7 +189,7 @@ class Connection:
         self._desc = None  # RESP descriptor of the last RESP request (sticky, as SSDB)
         self._proto = 2  # RESP version of the replies: 3 after HELLO 3 (translate then renders RESP3)
         self._client_id = 0  # given on the first HELLO
-        self._held: tuple | None = None  # a request for the greenlet: (args,) or (Backend,)
+        self._held: tuple | None = None  # a request for the greenlet: (args, perf_counter()) or (Backend,)
         self._wake = Event()  # the greenlet has work (or the connection ended)
         self._drained = Event()  # every reply so far was handed to the socket
         self._in_greenlet = False
@@ -245,7 +246,7 @@ class Connection:
         if first.__class__ is not Backend:
             if first[0] in _WRITES:
                 self._note_write()
-            first = execute(self.ctx, first)
+            first = execute(self.ctx, first, held[1])
         if first.__class__ is Backend:
             backend = first
         else:
@@ -401,7 +402,7 @@ class Connection:
             if not in_greenlet and ((cmd.may_hold and (cmd.blocking or cmd.long(ctx, args)))
                                     or (is_write and gate.held)):
                 self._desc = desc
-                self._held = (args,)
+                self._held = (args, perf_counter())  # the wait for the greenlet counts as time_wait
                 return True
             if is_write:  # remembered: its reply becomes ``error`` if its batch fails
                 self._note_write()

@@ -18,6 +18,8 @@ from ssdbpy.server.background import Background
 from ssdbpy.server.commit import GroupCommit
 from ssdbpy.server.connection import serve_connection
 from ssdbpy.server.pace import GeventWriteGate, Pace
+from ssdbpy.server.stats import OpsSampler
+from ssdbpy.slowlog import SlowLog
 
 log = logging.getLogger("ssdbpy.server")
 
@@ -50,6 +52,7 @@ class Server:
             readonly=srv.readonly,
         )
         self.state.output_limit = srv.output_limit
+        self.state.slowlog = SlowLog(srv.slowlog_timeout, srv.slowlog_max_len)
         for entry in srv.allow:
             self.state.ipfilter.add_allow(entry)
         for entry in srv.deny:
@@ -61,6 +64,7 @@ class Server:
         self.group = GroupCommit(self.db)
         self.state.pause = Pace(self.group)
         self.state.write_gate = GeventWriteGate()
+        self.sampler = OpsSampler(self.state)
         self._server: StreamServer | None = None
         self._stopped = Event()
         self._closed = False
@@ -90,6 +94,7 @@ class Server:
         self._server.start()
         self.group.start()
         self.background.start()
+        self.sampler.start()
 
     def serve_forever(self) -> None:
         if self._server is None:
@@ -111,6 +116,7 @@ class Server:
             # connections are idle between requests, except long ones (scans, clears, flushdb)
             # that yield between slices: killed there, they stop after their last committed slice
             self._server.stop(timeout=min(timeout, 0.5))
+        self.sampler.stop()
         self.background.stop()
         self.group.stop()
         self.db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.timeout(90)
 PHASES = ["set", "get", "del", "hset", "hget", "hdel", "zset", "zget", "zdel", "qpush", "qpop"]
 
 
-def tool(name: str, *args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+def tool(name: str, *args: str, cwd=None, env=None) -> subprocess.CompletedProcess[str]:
     p = subprocess.run([sys.executable, str(REPO / "tools" / name), *args], capture_output=True, text=True,
-                       timeout=60, cwd=cwd, stdin=subprocess.DEVNULL)
+                       timeout=60, cwd=cwd, stdin=subprocess.DEVNULL, env=env)
     print("rc:", p.returncode, "\nstdout:\n", p.stdout, "\nstderr:\n", p.stderr)
     return p
 
@@ -49,6 +50,24 @@ def test_bench_version_flag_and_failures(server_factory):
     p = tool("ssdb-bench", "127.0.0.1", str(ro.port), "10", "2")
     assert p.returncode == 1
     assert "bad response: client_error Forbidden Command: set" in p.stderr
+
+
+def test_bench_password(server_factory):
+    pw = "p" * 32
+    srv = server_factory("auth", server={"auth": pw})
+    base = ["127.0.0.1", str(srv.port), "50", "3"]
+    env = {k: v for k, v in os.environ.items() if k != "SSDB_AUTH"}
+    p = tool("ssdb-bench", *base, env=env)
+    assert p.returncode == 1 and "bad response: noauth authentication required." in p.stderr
+    assert "    -a <pw>     Password (default: the environment variable SSDB_AUTH)\n" in p.stdout
+    for args, extra in (([*base, "-a", pw], {}), (["-a", pw, *base], {}), (base, {"SSDB_AUTH": pw})):
+        p = tool("ssdb-bench", *args, env={**env, **extra})
+        assert p.returncode == 0, args
+        assert re.findall(r"^========== (\w+) ==========$", p.stdout, re.M) == PHASES
+    p = tool("ssdb-bench", *base, "-a", "w" * 32, env=env)
+    assert p.returncode == 1 and "auth failed: error invalid password" in p.stderr
+    p = tool("ssdb-bench", *base, "-a", env=env)
+    assert p.returncode == 1 and "-a needs a password" in p.stderr
 
 
 # --- ssdb-repair -----------------------------------------------------------------------------

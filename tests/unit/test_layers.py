@@ -19,6 +19,8 @@ FORBIDDEN = {
     "db": ["gevent", "plyvel", "ssdbpy.commands", "ssdbpy.server", "ssdbpy.replication", "ssdbpy.apps"],
     "commands": ["gevent", "plyvel", "ssdbpy.server", "ssdbpy.replication", "ssdbpy.apps"],
     "info": ["gevent", "plyvel", "ssdbpy.server", "ssdbpy.replication"],
+    "slowlog": ["gevent", "plyvel", "ssdbpy.storage", "ssdbpy.db", "ssdbpy.commands", "ssdbpy.server",
+                "ssdbpy.replication", "ssdbpy.apps", "socket"],
     "server": ["plyvel", "ssdbpy.replication", "ssdbpy.apps"],
     "replication": ["plyvel", "ssdbpy.server", "ssdbpy.apps"],
 }

@@ -13,7 +13,8 @@ def test_every_registered_command_is_known():
     from ssdbpy.commands import all  # noqa: F401 - registers the handlers
     from ssdbpy.commands.registry import COMMANDS
 
-    assert {k.decode() for k in COMMANDS} <= set(commands.SERVER_COMMANDS)
+    assert {k.decode() for k in COMMANDS} <= set(commands.SERVER_COMMANDS) | set(commands.SSDBPY_COMMANDS)
+    assert set(commands.SSDBPY_COMMANDS) <= {k.decode() for k in COMMANDS} - set(commands.SERVER_COMMANDS)
 
 
 def test_complete():

@@ -7,6 +7,7 @@ import random
 
 from ssdbpy.cli import backup, bench, nagios
 from ssdbpy.cli.progress import Progress
+from ssdbpy.cli.render import interpret
 
 
 def test_dump_progress_lines_at_powers_of_ten_and_every_100000():
@@ -55,3 +56,37 @@ def test_nagios_probe_value():
             b"replication", b"client b"]
     assert nagios.probe_value(info, b"dbsize") == b"123"
     assert nagios.probe_value(info, b"replication") == b"slaveof a\n\t  xclient b"
+
+
+class _InfoLink:
+    """A Link whose ``info`` reply says ``dbsize``."""
+
+    def __init__(self, dbsize: int) -> None:
+        self.dbsize = dbsize
+
+    def call(self, cmd, *args):
+        assert (cmd, args) == (b"info", ())
+        return interpret(cmd, [], [b"ok", b"ssdb-server", b"version", b"1.9.8", b"dbsize", b"%d" % self.dbsize])
+
+
+def _dbsize(size: int, warn="85", critical="95") -> tuple[int, str]:
+    out = io.StringIO()
+    return nagios.run(_InfoLink(size), "dbsize", warn, critical, out), out.getvalue()
+
+
+def test_nagios_dbsize_levels_are_megabytes():
+    mb = 1024 * 1024
+    assert _dbsize(50 * mb) == (nagios.OK, "OK: dbsize 50.0 MB (52428800 bytes) less than 95 MB\n")
+    assert _dbsize(10_000)[0] == nagios.OK  # SSDB: 10000 bytes > 95 → CRITICAL
+    assert _dbsize(90 * mb) == (nagios.WARN, "WARN: dbsize 90.0 MB (94371840 bytes) larger than 85 MB\n")
+    assert _dbsize(96 * mb)[0] == nagios.CRITICAL
+    assert _dbsize(96 * mb)[1].startswith("CRITICAL: dbsize 96.0 MB ")
+    # SSDB author's example, -w 500000 -c 600000: about 500 and 600 GB
+    assert _dbsize(400 * 1024 * mb, "500000", "600000")[0] == nagios.OK
+    assert _dbsize(550_000 * mb, "500000", "600000")[0] == nagios.WARN
+    assert _dbsize(3 * 1024 * 1024 * mb, "1T", "2TB") == (
+        nagios.CRITICAL, "CRITICAL: dbsize 3145728.0 MB (3298534883328 bytes) larger than 2TB\n")
+    assert _dbsize(2 * 1024 * mb, "1.5g", "3G")[0] == nagios.WARN
+    assert _dbsize(900 * 1024, "512k", "1m")[0] == nagios.WARN
+    code, text = _dbsize(1, "lots", "95")
+    assert code == nagios.UNKNOWN and text.startswith("UNKNOWN: invalid dbsize level 'lots'")

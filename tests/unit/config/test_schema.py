@@ -92,6 +92,8 @@ def test_bad_switch_refused(text: str, path: str, value: str) -> None:
         ("replication.binlog.capacity", "10 000"),
         ("replication.slaveof.recv_timeout", "30s"),
         ("server.slowlog_timeout", "5ms"),
+        ("server.slowlog_max_len", "lots"),
+        ("server.slowlog_max_len", "-1"),
     ],
 )
 def test_bad_number_refused(path: str, value: str) -> None:
@@ -108,11 +110,13 @@ def test_bad_number_refused(path: str, value: str) -> None:
 
 def test_numbers_accepted() -> None:
     s = settings(
-        "server:\n\tslowlog_timeout: 2.5\n"
+        "server:\n\tslowlog_timeout: 2.5\n\tslowlog_max_len: 1000\n"
         "leveldb:\n\tcache_size: +500\n\tmax_open_files: 200\n\tcompaction_speed: -1\n"
         "logger:\n\trotate:\n\t\tsize: 10000000000\n"
     )
     assert s.server.slowlog_timeout == 2.5
+    assert s.server.slowlog_max_len == 1000
+    assert settings("server:\n\tport: 1\n").server.slowlog_max_len == 128
     assert (s.leveldb.cache_size, s.leveldb.max_open_files, s.leveldb.compaction_speed) == (500, 200, -1)
     assert s.logger.rotate_size == 10_000_000_000
 
