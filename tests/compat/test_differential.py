@@ -121,3 +121,9 @@ def test_ttl_tolerance_only_for_ttl():
     assert not equivalent(SSDB, [b"get", b"k"], b"2\nok\n3\n100\n\n", b"2\nok\n2\n99\n\n")
     assert equivalent(RESP, [b"TTL", b"k"], b":100\r\n", b":99\r\n")
     assert not equivalent(RESP, [b"TTL", b"k"], b":-1\r\n", b"$-1\r\n")
+
+
+def test_malformed_empty_bulk_is_the_only_resp_leniency():
+    assert equivalent(RESP, [b"LPOP", b"k", b"x"], b"$0\r\n<incomplete>", b"$0\r\n\r\n")
+    assert not equivalent(RESP, [b"LPOP", b"k", b"x"], b"$0\r\n<incomplete>", b"$-1\r\n")
+    assert not equivalent(SSDB, [b"get", b"k"], b"$0\r\n<incomplete>", b"$0\r\n\r\n")
