@@ -5,7 +5,7 @@ from __future__ import annotations
 from ssdbpy import errors
 from ssdbpy.cnum import int32, int64, uint64, wrap_int32, wrap_int64
 from ssdbpy.commands.pacing import LONG, limit_at, many_args
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs, reverse_start
 from ssdbpy.db.slices import STEP, collect, collect_flat
 from ssdbpy.db.ttl import parse_ttl
 from ssdbpy.storage.keys import MAX_NAME, encode_kv
@@ -351,7 +351,7 @@ def scan(ctx, args):
 
 @command("rscan", 4, READ, long=limit_at(3))
 def rscan(ctx, args):
-    return _pairs(ctx, ctx.db.kv.rscan(args[1], args[2], uint64(args[3])))
+    return _pairs(ctx, ctx.db.kv.rscan(reverse_start(args[1]), args[2], uint64(args[3])))
 
 
 @command("keys", 4, READ, long=limit_at(3))
@@ -361,4 +361,4 @@ def keys_(ctx, args):
 
 @command("rkeys", 4, READ, long=limit_at(3))
 def rkeys(ctx, args):
-    return _keys(ctx, ctx.db.kv.rscan(args[1], args[2], uint64(args[3])))
+    return _keys(ctx, ctx.db.kv.rscan(reverse_start(args[1]), args[2], uint64(args[3])))

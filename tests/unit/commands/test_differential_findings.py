@@ -113,3 +113,29 @@ def test_multi_del_deletes_every_key_of_any_length(run):
         ((b"multi_del", b"b"), OK1),
         ((b"exists", b"b"), OK0),
     ])
+
+
+def test_reverse_walks_from_an_empty_start_skip_0xff_keys_and_names(run):
+    """SSDB starts below ``prefix + "\\xff"``: the TTL index is not listed by zrlist (zlist lists it)."""
+    replay(run, [
+        ((b"set", b"\xff", b"1"), OK1),
+        ((b"set", b"\xff\x01", b"2"), OK1),
+        ((b"set", b"\xfe", b"3"), OK1),
+        ((b"set", b"a", b"4"), OK1),
+        ((b"rscan", b"", b"", b"10"), [b"ok", b"\xfe", b"3", b"a", b"4"]),
+        ((b"rkeys", b"", b"", b"10"), [b"ok", b"\xfe", b"a"]),
+        ((b"rscan", b"\xff\x02", b"", b"10"), [b"ok", b"\xff\x01", b"2", b"\xff", b"1", b"\xfe", b"3", b"a", b"4"]),
+        ((b"hset", b"\xff", b"f", b"1"), OK1),
+        ((b"hset", b"h", b"f", b"1"), OK1),
+        ((b"hrlist", b"", b"", b"10"), [b"ok", b"h"]),
+        ((b"hlist", b"", b"", b"10"), [b"ok", b"h", b"\xff"]),
+        ((b"zset", b"\xffz", b"f", b"1"), OK1),
+        ((b"zset", b"z", b"f", b"1"), OK1),
+        ((b"setx", b"a", b"v", b"1000"), OK1),
+        ((b"zrlist", b"", b"", b"10"), [b"ok", b"z"]),
+        ((b"zlist", b"", b"", b"10"), [b"ok", b"z", b"\xffz", b"\xff\xff\xff\xff\xff|EXPIRE_LIST|KV"]),
+        ((b"qpush", b"\xff", b"1"), OK1),
+        ((b"qpush", b"q", b"1"), OK1),
+        ((b"qrlist", b"", b"", b"10"), [b"ok", b"q"]),
+        ((b"qrlist", b"\xff\x01", b"", b"10"), [b"ok", b"\xff", b"q"]),
+    ])
