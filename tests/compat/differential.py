@@ -180,8 +180,11 @@ def show(b: bytes, limit: int = 300) -> str:
     return repr(b) if len(b) <= limit else f"{b[:limit]!r}... ({len(b)} bytes)"
 
 
-def show_request(req: list[bytes]) -> str:
-    return "[" + ", ".join(show(a, 80) for a in req) + "]"
+def show_request(req: list[bytes], most: int = 12) -> str:
+    items = [show(a, 80) for a in req[:most]]
+    if len(req) > most:
+        items.append(f"... ({len(req)} blocks)")
+    return "[" + ", ".join(items) + "]"
 
 
 @dataclass

@@ -99,6 +99,16 @@ def test_generator_is_seeded():
     assert Generator(5).requests(50) != Generator(6).requests(50)
 
 
+def test_every_command_is_generated_or_left_out_for_a_reason():
+    import ssdbpy.commands.all  # noqa: F401
+    from tests.compat.generator import COMMANDS as GENERATED
+    from tests.compat.generator import LEFT_OUT
+
+    assert set(COMMANDS) - set(GENERATED) <= set(LEFT_OUT)
+    seen = {req[0] for req in Generator(11).requests(4000)}
+    assert seen == set(GENERATED)
+
+
 def test_ttls_never_expire_during_a_run():
     # values recorded from the reference server (docs/compat.md, "TTL arithmetic")
     assert [ssdb_ttl(t) for t in (b"-2147483649", b"9223372036854", b"2147483648", b"10abc", b"1.5")] == [

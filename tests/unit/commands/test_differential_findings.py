@@ -139,3 +139,17 @@ def test_reverse_walks_from_an_empty_start_skip_0xff_keys_and_names(run):
         ((b"qrlist", b"", b"", b"10"), [b"ok", b"q"]),
         ((b"qrlist", b"\xff\x01", b"", b"10"), [b"ok", b"\xff", b"q"]),
     ])
+
+
+def test_zfix_keeps_the_size_of_a_255_byte_zset(run):
+    """A deliberate difference (docs/compat.md): SSDB replies ok 0 and deletes the size record."""
+    name = b"L" * 255
+    replay(run, [
+        ((b"zset", name, b"f", b"1"), OK1),
+        ((b"zset", name, b"g", b"2"), OK1),
+        ((b"zfix", name), [b"ok", b"2"]),
+        ((b"zsize", name), [b"ok", b"2"]),
+        ((b"zlist", b"", b"", b"10"), [b"ok", name]),
+        ((b"zset", name, b"h", b"3"), OK1),
+        ((b"zsize", name), [b"ok", b"3"]),
+    ])
