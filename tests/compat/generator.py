@@ -135,9 +135,9 @@ BUILDERS: dict[bytes, str] = {b"multi_hset": "kfv", b"multi_zset": "kfs", b"qpus
 #: Redis names (SSDB 1.9.8's mapping table, tests/data/redis_mapping.md) with differential shapes
 _REDIS_OVERRIDES: dict[bytes, str] = {
     b"SETEX": "ktv", b"EXPIRE": "kt", b"GETBIT": "kb", b"SETBIT": "kcB", b"BITCOUNT": "kii", b"SUBSTR": "kii",
-    b"GETRANGE": "kii", b"KEYS": "kkl", b"ZADD": "ksfsf", b"ZINCRBY": "kzf", b"ZCOUNT": "krr",
-    b"ZRANGE": "kii", b"ZREVRANGE": "kii", b"ZRANGEBYSCORE": "krr", b"ZREVRANGEBYSCORE": "krr",
-    b"ZREMRANGEBYRANK": "kii", b"ZREMRANGEBYSCORE": "krr", b"LINDEX": "ki", b"LSET": "kiv", b"LRANGE": "kii",
+    b"GETRANGE": "kii", b"KEYS": "kkl", b"ZADD": "ksfsf", b"ZINCRBY": "kzf", b"ZCOUNT": "kRR",
+    b"ZRANGE": "kii", b"ZREVRANGE": "kii", b"ZRANGEBYSCORE": "kRR", b"ZREVRANGEBYSCORE": "kRR",
+    b"ZREMRANGEBYRANK": "kii", b"ZREMRANGEBYSCORE": "kRR", b"LINDEX": "ki", b"LSET": "kiv", b"LRANGE": "kii",
 }
 _REDIS_LEFT_OUT = {b"HELLO"}
 REDIS_COMMANDS: dict[bytes, str] = {
@@ -146,6 +146,11 @@ REDIS_COMMANDS: dict[bytes, str] = {
     # not in the mapping table: SSDB's generic path (or unknown command)
     b"SELECT": "n", b"TYPE": "k", b"SCAN": "n", b"FLUSHALL": "", b"INFOX": "",
 }
+#: Redis score bounds (SSDB parses them its own way)
+REDIS_BOUNDS = [b"-inf", b"+inf", b"inf", b"(5", b"(-inf", b"(+inf", b"(", b"5", b"-5", b"0", b"1.5", b"(1.5", b"",
+                b"abc", b"9223372036854775807", b"-9223372036854775808", b"99999999999999999999", b"1e3"]
+#: names no table knows, and table names in other cases
+UNKNOWN = [b"nosuchcommand", b"", b"\x00", b"get\x00", b"GETT", b"multi_", b"q", b"zz" * 100]
 _REDIS_WORDS = [b"WITHSCORES", b"withscores", b"LIMIT", b"limit", b"WithScores"]
 
 
@@ -158,7 +163,7 @@ class Generator:
         self.redis_names = sorted(REDIS_COMMANDS)
         self.gen = {"k": self.key, "f": self.field, "v": self.value, "n": self.number, "t": self.ttl,
                     "s": self.score, "z": self.zincr_by, "r": self.bound, "i": self.index, "l": self.limit,
-                    "b": self.bit_offset, "c": self.set_bit_offset, "B": self.bit_value}
+                    "b": self.bit_offset, "c": self.set_bit_offset, "B": self.bit_value, "R": self.redis_bound}
 
     # --- arguments ---------------------------------------------------------------------------
     def pick(self, items: list[bytes]) -> bytes:
@@ -231,6 +236,9 @@ class Generator:
     def set_bit_offset(self) -> bytes:
         return self.pick(SET_BIT_OFFSETS)
 
+    def redis_bound(self) -> bytes:
+        return self.pick(REDIS_BOUNDS) if self.rng.random() < 0.6 else self.bound()
+
     def bit_value(self) -> bytes:
         return self.pick(BIT_VALUES)
 
@@ -262,9 +270,15 @@ class Generator:
             elif r < 0.35:
                 name = name.capitalize()
             return [name, *args]
-        if self.rng.random() < 0.05:
+        r = self.rng.random()
+        if r < 0.05:
             return self.builder()
+        if r < 0.06:
+            return [self.pick(UNKNOWN), *self.args("kv")]
         name = self.pick(self.names)
+        if r < 0.09:
+            name = self.pick([name.upper(), name.capitalize()])
+            return [name, *self.args(COMMANDS[name.lower()])]
         req = [name, *self.args(COMMANDS[name])]
         if name == b"zfix" and len(req) > 1 and len(req[1]) == 255:
             req[1] = req[1][:254]  # SSDB's zfix destroys a 255-byte zset's size (compat.md)

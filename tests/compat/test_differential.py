@@ -105,8 +105,8 @@ def test_every_command_is_generated_or_left_out_for_a_reason():
     from tests.compat.generator import LEFT_OUT
 
     assert set(COMMANDS) - set(GENERATED) <= set(LEFT_OUT)
-    seen = {req[0] for req in Generator(11).requests(4000)}
-    assert seen == set(GENERATED)
+    seen = {req[0].lower() for req in Generator(11).requests(4000)}
+    assert set(GENERATED) <= seen
 
 
 def test_ttls_never_expire_during_a_run():
