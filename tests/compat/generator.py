@@ -5,14 +5,17 @@ strings), the same for the same seed.  It reuses the soak fuzzer's number lists
 and argument shapes (``tests/harness/fuzz.py``) with a few more argument kinds
 for what a differential test needs:
 
-* a small key space (``k0``..``k5`` most of the time) shared by every data
+* a small key space (``k0``..``k5`` most of the time; 2 or 20 names for some seeds) shared by every data
   type, so commands hit existing kv keys, hashes, zsets and queues of the same
   name; a few fixed odd keys recur (empty, binary, 200, 255, 256 and 300 bytes)
   and random binary keys appear now and then;
 * values: binary 0-40 bytes, numbers, empty, a few KB, and rarely 256 KB-1 MB;
 * numbers at and beyond the int32/int64 limits, negative, non-numeric, blank;
 * limits and offsets for scans, ranges and slices drawn from odd values;
-* too few and too many arguments for about one request in six.
+* too few and too many arguments for about one request in six;
+* now and then one request that grows a hash, zset, queue or the kv space by
+  5-40 items, sometimes by 250-300 (beyond the server's 256-item slices) and
+  rarely by 2600 (beyond its 5000-block "long request" threshold).
 
 What is kept out of the generator's way, and why (each is a timing effect or a
 deliberate difference listed in docs/compat.md):
@@ -151,14 +154,17 @@ REDIS_BOUNDS = [b"-inf", b"+inf", b"inf", b"(5", b"(-inf", b"(+inf", b"(", b"5",
                 b"abc", b"9223372036854775807", b"-9223372036854775808", b"99999999999999999999", b"1e3"]
 #: names no table knows, and table names in other cases
 UNKNOWN = [b"nosuchcommand", b"", b"\x00", b"get\x00", b"GETT", b"multi_", b"q", b"zz" * 100]
+_REDIS_OPTIONS = {b"SET": [b"EX", b"10", b"NX", b"XX", b"PX"], b"ZADD": [b"NX", b"XX", b"CH", b"INCR", b"GT"],
+                  b"ZRANGE": [b"BYSCORE", b"REV"]}  # never EXPIRE's: a word in the TTL's place reads as 0
 _REDIS_WORDS = [b"WITHSCORES", b"withscores", b"LIMIT", b"limit", b"WithScores"]
 
 
 class Generator:
-    def __init__(self, seed: int, keyspace: int = 6) -> None:
+    def __init__(self, seed: int, keyspace: int | None = None) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        self.keyspace = keyspace
+        #: names k0..k<keyspace-1>: usually 6, per seed sometimes 2 or 20
+        self.keyspace = keyspace or self.rng.choice([2, 6, 6, 6, 20])
         self.names = sorted(COMMANDS)
         self.redis_names = sorted(REDIS_COMMANDS)
         self.gen = {"k": self.key, "f": self.field, "v": self.value, "n": self.number, "t": self.ttl,
@@ -264,6 +270,8 @@ class Generator:
                 args.append(self.pick(_REDIS_WORDS))
                 if self.rng.random() < 0.3:
                     args += [self.index(), self.limit()]
+            if name in _REDIS_OPTIONS and self.rng.random() < 0.15:  # Redis options SSDB does not know
+                args[2:2] = self.rng.sample(_REDIS_OPTIONS[name], self.rng.randint(1, 2))
             r = self.rng.random()
             if r < 0.3:
                 name = name.lower()
@@ -301,15 +309,20 @@ class Generator:
         if shape[0] == "k" and name != b"multi_set":
             out.append(b"k%d" % self.rng.randrange(self.keyspace))
             shape = shape[1:]
-        for _ in range(self.rng.randint(5, 40)):
+        r = self.rng.random()
+        # mostly small; sometimes across a slice of the server's long-command paths (256 items), and
+        # rarely over its "long request" threshold (5000 blocks)
+        count = self.rng.randint(5, 40) if r < 0.9 else self.rng.randint(250, 300) if r < 0.98 else 2600
+        spread = 40 if count <= 40 else count * 2
+        for _ in range(count):
             if name == b"multi_set":
-                out += [b"k%d" % self.rng.randrange(self.keyspace * 3), self.value()]
+                out += [b"k%d" % self.rng.randrange(max(self.keyspace * 3, spread)), self.value()]
             elif name == b"qpush":
                 out.append(self.value())
             elif name == b"multi_hset":
-                out += [b"f%d" % self.rng.randrange(40), self.value()]
+                out += [b"f%d" % self.rng.randrange(spread), self.value()]
             else:
-                out += [b"f%d" % self.rng.randrange(40), self.score()]
+                out += [b"f%d" % self.rng.randrange(spread), self.score()]
         return out
 
     def requests(self, n: int, proto: str = SSDB) -> list[list[bytes]]:
