@@ -104,17 +104,31 @@ class RawClient:
 
     A reply that does not parse (a server's malformed framing) is returned as
     the bytes received until ``quiet`` seconds passed without more, followed by
-    ``<incomplete>``; a closed connection adds ``<connection closed>``.
+    ``<incomplete>``; a connection closed by the server adds ``<connection closed>``
+    (or ``<connection reset>``), and the next request goes on a new connection.
     """
 
     def __init__(self, port: int, proto: str, timeout: float = 20.0, quiet: float = 0.3) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.port = port
+        self.sock = self._connect(timeout)
         self.proto = proto
         self.timeout = timeout
         self.quiet = quiet
 
+    def _connect(self, timeout: float) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
     def __call__(self, req: list[bytes]) -> bytes:
+        """The reply; a connection the server closed is reported and replaced by a new one."""
+        reply = self._request(req)
+        if reply.endswith((b"<connection closed>", b"<connection reset>")):
+            self.sock.close()
+            self.sock = self._connect(self.timeout)
+        return reply
+
+    def _request(self, req: list[bytes]) -> bytes:
         if self.proto == SSDB:
             self.sock.sendall(encode_ssdb(req))
             end_of = ssdb_reply_end
@@ -141,6 +155,8 @@ class RawClient:
             if not buf:
                 raise
             return bytes(buf) + b"<incomplete>"
+        except (ConnectionResetError, BrokenPipeError):
+            return bytes(buf) + b"<connection reset>"
 
     def close(self) -> None:
         self.sock.close()

@@ -36,6 +36,11 @@ deliberate difference listed in docs/compat.md):
 * RESP requests are never mixed with SSDB framing on one connection (the
   malformed ``$0\\r\\n`` reply, compat.md), and ``HELLO`` (an addition) is not
   sent.
+* The max bound of ``ZRANGEBYSCORE``/``ZREVRANGEBYSCORE`` is never ``(``
+  followed by a non-integer (``(1.5``, ``(+inf``, ``(abc``): after such a
+  request SSDB resets the connection at the next request that arrives in
+  more than one read, a fixed SSDB bug (compat.md, "Connections dropped after
+  ZRANGEBYSCORE").
 * ``zfix`` is never sent a 255-byte name: SSDB's zfix then counts no member
   and deletes the zset's size record, a fixed SSDB bug (compat.md, "zfix on a
   255-byte zset name").
@@ -50,6 +55,7 @@ deliberate difference listed in docs/compat.md):
 from __future__ import annotations
 
 import random
+import re
 
 from tests.harness.fuzz import NUMBERS, REDIS, SHAPES
 
@@ -157,6 +163,14 @@ UNKNOWN = [b"nosuchcommand", b"", b"\x00", b"get\x00", b"GETT", b"multi_", b"q",
 _REDIS_OPTIONS = {b"SET": [b"EX", b"10", b"NX", b"XX", b"PX"], b"ZADD": [b"NX", b"XX", b"CH", b"INCR", b"GT"],
                   b"ZRANGE": [b"BYSCORE", b"REV"]}  # never EXPIRE's: a word in the TTL's place reads as 0
 _REDIS_WORDS = [b"WITHSCORES", b"withscores", b"LIMIT", b"limit", b"WithScores"]
+
+
+_C_INT = re.compile(rb"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
+
+def _drops_next(bound: bytes) -> bool:
+    """A ZRANGEBYSCORE max bound after which SSDB may reset the connection: ``(`` and a non-integer."""
+    return bound[:1] == b"(" and len(bound) > 1 and _C_INT.fullmatch(bound[1:]) is None
 
 
 class Generator:
@@ -272,6 +286,8 @@ class Generator:
                     args += [self.index(), self.limit()]
             if name in _REDIS_OPTIONS and self.rng.random() < 0.15:  # Redis options SSDB does not know
                 args[2:2] = self.rng.sample(_REDIS_OPTIONS[name], self.rng.randint(1, 2))
+            if name in (b"ZRANGEBYSCORE", b"ZREVRANGEBYSCORE") and len(args) > 2 and _drops_next(args[2]):
+                args[2] = b"(5"  # SSDB then drops the connection on a later request (compat.md)
             r = self.rng.random()
             if r < 0.3:
                 name = name.lower()

@@ -109,6 +109,21 @@ def test_every_command_is_generated_or_left_out_for_a_reason():
     assert set(GENERATED) <= seen
 
 
+def test_connection_kept_after_zrangebyscore_with_an_odd_exclusive_max(server_factory):
+    """A deliberate difference (docs/compat.md): SSDB resets the connection at the next big request."""
+    from tests.compat.differential import RawClient
+
+    srv = server_factory()
+    c = RawClient(srv.port, RESP)
+    try:
+        for cmd in (b"ZRANGEBYSCORE", b"ZREVRANGEBYSCORE"):
+            assert c([cmd, b"k0", b"(", b"(1.5"]) == b"*0\r\n"
+            assert c([b"SET", b"big", b"a" * 4000]) == b"+OK\r\n"
+            assert c([b"STRLEN", b"big"]) == b":4000\r\n"
+    finally:
+        c.close()
+
+
 def test_ttls_never_expire_during_a_run():
     # values recorded from the reference server (docs/compat.md, "TTL arithmetic")
     assert [ssdb_ttl(t) for t in (b"-2147483649", b"9223372036854", b"2147483648", b"10abc", b"1.5")] == [
