@@ -76,6 +76,29 @@ def strict_int64(s: bytes) -> int | None:
     return v
 
 
+def stored_int64(s: bytes) -> int | None:
+    """A stored value as ``incr``/``hincr`` read it (SSDB's ``str_to_int64`` with its errno test), else None.
+
+    The value counts only if ``strtoll`` consumed all of it: blanks, a sign and
+    digits, saturating at the int64 limits (SSDB clears the ERANGE of an
+    overflow). The empty string is 0; a NUL byte, trailing blanks or any other
+    byte make it "not an integer".
+    """
+    if not s:
+        return 0
+    if s.isdigit() and len(s) < 19:
+        return int(s)
+    if _STRICT_INT.fullmatch(s) is None:
+        return None
+    return max(INT64_MIN, min(INT64_MAX, int(s)))
+
+
+def wrap_int32(v: int) -> int:
+    """Two's-complement wrap into a 32-bit int, as unchecked C ``int`` arithmetic does."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v > INT32_MAX else v
+
+
 def wrap_int64(v: int) -> int:
     """Two's-complement wrap into int64, as unchecked C arithmetic does."""
     v &= UINT64_MAX

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
 from ssdbpy.commands.pacing import LONG, hash_over, limit_at, many_args
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs, reverse_start
 from ssdbpy.db.slices import STEP, collect, collect_flat
 
 OK = errors.OK
@@ -115,7 +115,7 @@ def hlist(ctx, args):
 @command("hrlist", 4, READ, long=limit_at(3))
 def hrlist(ctx, args):
     ctx.cooperate()
-    return [OK] + ctx.db.hash.list_names(args[1], args[2], uint64(args[3]), True, cooperate=ctx.cooperate)
+    return [OK] + ctx.db.hash.list_names(reverse_start(args[1]), args[2], uint64(args[3]), True, cooperate=ctx.cooperate)
 
 
 # --- multi -------------------------------------------------------------------

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ssdbpy import errors
-from ssdbpy.cnum import int64, uint64, wrap_int64
+from ssdbpy.cnum import int32, int64, uint64, wrap_int32, wrap_int64
 from ssdbpy.commands.pacing import LONG, limit_at, many_args
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs, reverse_start
 from ssdbpy.db.slices import STEP, collect, collect_flat
 from ssdbpy.db.ttl import parse_ttl
 from ssdbpy.storage.keys import MAX_NAME, encode_kv
@@ -143,33 +143,42 @@ def expire(ctx, args):
 
 
 # --- bits --------------------------------------------------------------------
-def _offset(raw: bytes) -> int:
-    off = int64(raw)
-    if off < 0 or off > MAX_BIT_OFFSET:
-        raise errors.ClientError(errors.MSG_OFFSET_RANGE)
-    return off
+# SSDB reads offsets, starts, sizes and ends with ``Bytes::Int()`` (strtol, then
+# truncated to a 32-bit int) and does its arithmetic in C ``int``.
+def c_getbit(v: bytes, off: int) -> int:
+    """SSDB's getbit on a 32-bit ``off``: C division, and ``char`` signed.
+
+    A negative offset from -1 to -7 reads byte 0 with a bit number of 8 to 14,
+    which is set exactly when that (sign-extended) byte is 0x80 or more.
+    """
+    q = -(-off // 8) if off < 0 else off // 8  # C division truncates toward zero
+    bit = 7 - (off - q * 8)
+    if q < 0 or q >= len(v):  # a negative int compared with a size_t is huge
+        return 0
+    byte = v[q] - 256 if v[q] >= 128 else v[q]
+    return 1 if byte & (1 << bit) else 0
 
 
 @command("getbit", 3, READ)
 def getbit(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    off = _offset(args[2])
     v = ctx.db.kv.get(key) or b""
-    i = off >> 3
-    if i >= len(v):
-        return OK0
-    return OK1 if v[i] & (0x80 >> (off & 7)) else OK0
+    return OK1 if c_getbit(v, int32(args[2])) else OK0
 
 
 @command("setbit", 4, WRITE)
 def setbit(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    off = _offset(args[2])
-    bit = args[3][:1]
-    if bit not in (b"0", b"1"):
+    off = int32(args[2])
+    if args[3][:1] not in (b"0", b"1"):
         raise errors.ClientError(errors.MSG_BIT_NOT_INTEGER)
+    if off < 0 or off > MAX_BIT_OFFSET:
+        raise errors.ClientError(errors.MSG_OFFSET_RANGE)
+    on = int32(args[3]) == 1  # "1x" sets, "10" clears, "01" sets
+    if not key:
+        return OK0
     _too_long(key)
     kv = ctx.db.kv
     v = bytearray(kv.get(key) or b"")
@@ -178,7 +187,7 @@ def setbit(ctx, args):
         v.extend(bytes(i + 1 - len(v)))
     mask = 0x80 >> (off & 7)
     old = 1 if v[i] & mask else 0
-    if bit == b"1":
+    if on:
         v[i] |= mask
     else:
         v[i] &= ~mask & 0xFF
@@ -187,23 +196,26 @@ def setbit(ctx, args):
 
 
 def substr_slice(v: bytes, start: int, size: int) -> bytes:
-    """SSDB's substr arithmetic: negative start counts from the end, negative size trims the end."""
+    """SSDB's substr on 32-bit ints: negative start counts from the end, negative size trims the end."""
     n = len(v)
     if start < 0:
-        start += n
+        start = wrap_int32(n + start)
     if size < 0:
-        size = (n + size) - start
+        size = wrap_int32(wrap_int32(n + size) - start)
     if start < 0 or start >= n or size < 0:
         return b""
     return v[start : start + size]
 
 
 def getrange_slice(v: bytes, start: int, end: int) -> bytes:
-    """SSDB's getrange arithmetic: inclusive ``end``, negatives count from the end."""
+    """SSDB's str_slice on 32-bit ints: inclusive ``end``, negatives count from the end.
+
+    The size ``end - start + 1`` wraps, so ``getrange k 0 2147483647`` is empty, as in SSDB.
+    """
     n = len(v)
     if start < 0:
-        start += n
-    size = (n + end + 1) - start if end < 0 else end - start + 1
+        start = wrap_int32(n + start)
+    size = wrap_int32(wrap_int32(n + end + 1) - start) if end < 0 else wrap_int32(wrap_int32(end - start) + 1)
     if start < 0 or start >= n or size < 0:
         return b""
     return v[start : start + size]
@@ -217,8 +229,8 @@ def _popcount(b: bytes) -> int:
 def bitcount(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    start = int64(args[2]) if len(args) > 2 else 0
-    end = int64(args[3]) if len(args) > 3 else -1
+    start = int32(args[2]) if len(args) > 2 else 0
+    end = int32(args[3]) if len(args) > 3 else -1
     v = ctx.db.kv.get(key) or b""
     return [OK, str(_popcount(getrange_slice(v, start, end))).encode()]
 
@@ -227,9 +239,9 @@ def bitcount(ctx, args):
 def countbit(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    start = int64(args[2]) if len(args) > 2 else 0
+    start = int32(args[2]) if len(args) > 2 else 0
     v = ctx.db.kv.get(key) or b""
-    size = int64(args[3]) if len(args) > 3 else len(v)
+    size = int32(args[3]) if len(args) > 3 else wrap_int32(len(v))
     return [OK, str(_popcount(substr_slice(v, start, size))).encode()]
 
 
@@ -237,8 +249,8 @@ def countbit(ctx, args):
 def substr(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    start = int64(args[2]) if len(args) > 2 else 0
-    size = int64(args[3]) if len(args) > 3 else 2000000000
+    start = int32(args[2]) if len(args) > 2 else 0
+    size = int32(args[3]) if len(args) > 3 else 2000000000
     v = ctx.db.kv.get(key) or b""
     return [OK, substr_slice(v, start, size)]
 
@@ -247,8 +259,8 @@ def substr(ctx, args):
 def getrange(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    start = int64(args[2]) if len(args) > 2 else 0
-    end = int64(args[3]) if len(args) > 3 else -1
+    start = int32(args[2]) if len(args) > 2 else 0
+    end = int32(args[3]) if len(args) > 3 else -1
     v = ctx.db.kv.get(key) or b""
     return [OK, getrange_slice(v, start, end)]
 
@@ -291,10 +303,12 @@ def multi_get(ctx, args):
 
 @command("multi_del", 2, WRITE, long=many_args)
 def multi_del(ctx, args):
-    """One batch, as SSDB; a long request is staged in slices (Context.atomic)."""
+    """One batch, as SSDB; a long request is staged in slices (Context.atomic).
+
+    Every key is deleted, empty and over-long ones included (SSDB checks no key
+    length here), and the reply counts the keys given.
+    """
     db = ctx.db
-    for k in args[1:]:
-        _too_long(k)
     long = len(args) > LONG
     with ctx.atomic(long):
         for lo in range(1, len(args), STEP):
@@ -337,7 +351,7 @@ def scan(ctx, args):
 
 @command("rscan", 4, READ, long=limit_at(3))
 def rscan(ctx, args):
-    return _pairs(ctx, ctx.db.kv.rscan(args[1], args[2], uint64(args[3])))
+    return _pairs(ctx, ctx.db.kv.rscan(reverse_start(args[1]), args[2], uint64(args[3])))
 
 
 @command("keys", 4, READ, long=limit_at(3))
@@ -347,4 +361,4 @@ def keys_(ctx, args):
 
 @command("rkeys", 4, READ, long=limit_at(3))
 def rkeys(ctx, args):
-    return _keys(ctx, ctx.db.kv.rscan(args[1], args[2], uint64(args[3])))
+    return _keys(ctx, ctx.db.kv.rscan(reverse_start(args[1]), args[2], uint64(args[3])))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ssdbpy import errors
 from ssdbpy.cnum import int64, uint64, wrap_int64
 from ssdbpy.commands.pacing import LONG, limit_at, many_args, queue_over
-from ssdbpy.commands.registry import READ, WRITE, command
+from ssdbpy.commands.registry import READ, WRITE, command, reverse_start
 from ssdbpy.db.slices import STEP
 
 OK = errors.OK
@@ -150,7 +150,7 @@ def qlist(ctx, args):
 @command("qrlist", 4, READ, long=limit_at(3))
 def qrlist(ctx, args):
     ctx.cooperate()
-    return [OK] + ctx.db.queue.list_names(args[1], args[2], uint64(args[3]), True, cooperate=ctx.cooperate)
+    return [OK] + ctx.db.queue.list_names(reverse_start(args[1]), args[2], uint64(args[3]), True, cooperate=ctx.cooperate)
 
 
 # --- other writes ------------------------------------------------------------------

@@ -97,6 +97,16 @@ def command(
     return deco
 
 
+def reverse_start(start: bytes) -> bytes:
+    """The exclusive start of a reverse key or name walk, as SSDB 1.9.8 makes it.
+
+    From an empty start SSDB begins below ``prefix + "\\xff"``, so keys and
+    names whose first byte is 0xFF (the TTL index zset among them) are not
+    listed by ``rscan``, ``rkeys``, ``hrlist``, ``zrlist`` and ``qrlist``.
+    """
+    return start or b"\xff"
+
+
 def found_pairs(names: list[bytes], get: Callable[[bytes], Any], cooperate: Callable[[], Any]) -> list[bytes]:
     """``["ok", n1, v1, ...]`` for the ``names`` that ``get`` finds (None: not found), in order.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ssdbpy import errors
 from ssdbpy.cnum import UINT64_MAX, int64, uint64, wrap_int64
 from ssdbpy.commands.pacing import LONG, limit_at, many_args, zset_over
-from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs
+from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs, reverse_start
 from ssdbpy.db.slices import STEP
 from ssdbpy.storage.keys import MAX_NAME
 
@@ -186,7 +186,7 @@ def zlist(ctx, args):
 @command("zrlist", 4, READ, long=limit_at(3))
 def zrlist(ctx, args):
     ctx.cooperate()
-    return [OK] + ctx.db.zset.list_names(args[1], args[2], uint64(args[3]), reverse=True, cooperate=ctx.cooperate)
+    return [OK] + ctx.db.zset.list_names(reverse_start(args[1]), args[2], uint64(args[3]), reverse=True, cooperate=ctx.cooperate)
 
 
 # --- aggregates -------------------------------------------------------------------

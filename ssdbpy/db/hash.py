@@ -18,7 +18,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Iterator
 
 from ssdbpy import errors
-from ssdbpy.cnum import strict_int64, wrap_int64
+from ssdbpy.cnum import stored_int64, wrap_int64
 from ssdbpy.db.slices import Cooperate, noop
 from ssdbpy.db.zset import list_names
 from ssdbpy.storage import binlog as bl
@@ -106,7 +106,7 @@ class Hash:
     def incr(self, name: bytes, field: bytes, by: int) -> int:
         """Add ``by`` to an int64 field (missing = 0); wraps on overflow like ``incr``.
 
-        A stored value that is not entirely an int64 raises
+        A stored value that ``stored_int64`` does not read raises
         ServerError("value is not an integer or out of range"); an invalid
         name/field then raises plain ServerError, in SSDB's order.
         """
@@ -114,7 +114,7 @@ class Hash:
         if old is None:
             new = by
         else:
-            cur = strict_int64(old)
+            cur = stored_int64(old)
             if cur is None:
                 raise errors.ServerError(errors.MSG_NOT_INTEGER)
             new = wrap_int64(cur + by)

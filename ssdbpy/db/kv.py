@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator
 
 from ssdbpy import errors
-from ssdbpy.cnum import strict_int64, wrap_int64
+from ssdbpy.cnum import stored_int64, wrap_int64
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage.engine import BIG_VALUE
 
@@ -41,12 +41,12 @@ class KV:
         self.binlog.add(bl.KDEL, ek)
 
     def incr(self, key: bytes, by: int) -> int:
-        """Add ``by`` to an int64 value (missing = 0); wraps on overflow as SSDB does."""
+        """Add ``by`` to an int64 value (missing = 0, empty = 0, see ``stored_int64``); wraps on overflow as SSDB does."""
         old = self.engine.get(b"k" + key)
         if old is None:
             new = by
         else:
-            cur = strict_int64(old)
+            cur = stored_int64(old)
             if cur is None:
                 raise errors.ServerError(errors.MSG_NOT_INTEGER)
             new = wrap_int64(cur + by)

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ssdbpy.cnum import int32, wrap_int64
-from ssdbpy.storage.keys import EXPIRE_ZSET
+from ssdbpy.storage.keys import EXPIRE_ZSET, MAX_NAME
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -67,7 +67,9 @@ class TTL:
             cb(_as_ms(when))
 
     def delete(self, key: bytes) -> None:
-        self.db.zset.delete(EXPIRE_ZSET, key)
+        """Drop ``key``'s TTL; a key over 255 bytes cannot have one (SSDB's zdel refuses it, ignored)."""
+        if len(key) <= MAX_NAME:
+            self.db.zset.delete(EXPIRE_ZSET, key)
 
     def get(self, key: bytes) -> int:
         """``(score - now_ms) / 1000`` in C int64 arithmetic, or -1 when ``key`` has no TTL.
@@ -75,7 +77,7 @@ class TTL:
         As SSDB's ``get_ttl``: the raw score (no seconds conversion), the
         difference wrapped to int64 and truncated toward zero.
         """
-        score = self.db.zset.score(EXPIRE_ZSET, key)
+        score = self.db.zset.score(EXPIRE_ZSET, key) if len(key) <= MAX_NAME else None
         if score is None:
             return -1
         return _c_div(wrap_int64(score - now_ms()), 1000)
