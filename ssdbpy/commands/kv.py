@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ssdbpy import errors
-from ssdbpy.cnum import int64, uint64, wrap_int64
+from ssdbpy.cnum import int32, int64, uint64, wrap_int64
 from ssdbpy.commands.pacing import LONG, limit_at, many_args
 from ssdbpy.commands.registry import READ, WRITE, client_error_bare, command, found_pairs
 from ssdbpy.db.slices import STEP, collect, collect_flat
@@ -142,34 +142,44 @@ def expire(ctx, args):
     return OK1
 
 
-# --- bits --------------------------------------------------------------------
-def _offset(raw: bytes) -> int:
-    off = int64(raw)
-    if off < 0 or off > MAX_BIT_OFFSET:
-        raise errors.ClientError(errors.MSG_OFFSET_RANGE)
-    return off
+# --- bits and ranges -----------------------------------------------------------
+# Offsets, starts, ends and sizes are C ``int``s read with ``Bytes::Int()`` in SSDB
+# (``int32``: lenient, then truncated to 32 bits, so 4294967297 is 1), and the
+# slice arithmetic is int arithmetic (``_wrap32``).
+
+
+def _wrap32(v: int) -> int:
+    """A C ``int`` result: ``v`` modulo 2**32 as a signed 32-bit value (gcc's wrap-around)."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= (1 << 31) else v
 
 
 @command("getbit", 3, READ)
 def getbit(ctx, args):
+    """SSDB's getbit: no range check; byte ``off / 8`` and bit ``7 - off % 8`` in C
+    arithmetic, the byte read as a signed char (so an offset in -7..-1 tests the
+    sign of the first byte; -8 and below read a byte that is never there)."""
     key = args[1]
     ctx.check_kv_range(key)
-    off = _offset(args[2])
+    off = int32(args[2])
     v = ctx.db.kv.get(key) or b""
-    i = off >> 3
-    if i >= len(v):
+    i = int(off / 8)  # C division, toward zero
+    if i < 0 or i >= len(v):
         return OK0
-    return OK1 if v[i] & (0x80 >> (off & 7)) else OK0
+    c = v[i] - 256 if v[i] >= 128 else v[i]
+    return OK1 if c & (1 << (7 - (off - 8 * i))) else OK0
 
 
 @command("setbit", 4, WRITE)
 def setbit(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    off = _offset(args[2])
+    off = int32(args[2])
     bit = args[3][:1]
-    if bit not in (b"0", b"1"):
+    if bit not in (b"0", b"1"):  # checked before the offset, as SSDB does
         raise errors.ClientError(errors.MSG_BIT_NOT_INTEGER)
+    if off < 0 or off > MAX_BIT_OFFSET:
+        raise errors.ClientError(errors.MSG_OFFSET_RANGE)
     _too_long(key)
     kv = ctx.db.kv
     v = bytearray(kv.get(key) or b"")
@@ -203,7 +213,7 @@ def getrange_slice(v: bytes, start: int, end: int) -> bytes:
     n = len(v)
     if start < 0:
         start += n
-    size = (n + end + 1) - start if end < 0 else end - start + 1
+    size = _wrap32((n + end + 1) - start if end < 0 else end - start + 1)
     if start < 0 or start >= n or size < 0:
         return b""
     return v[start : start + size]
@@ -217,8 +227,8 @@ def _popcount(b: bytes) -> int:
 def bitcount(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    start = int64(args[2]) if len(args) > 2 else 0
-    end = int64(args[3]) if len(args) > 3 else -1
+    start = int32(args[2]) if len(args) > 2 else 0
+    end = int32(args[3]) if len(args) > 3 else -1
     v = ctx.db.kv.get(key) or b""
     return [OK, str(_popcount(getrange_slice(v, start, end))).encode()]
 
@@ -227,9 +237,9 @@ def bitcount(ctx, args):
 def countbit(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    start = int64(args[2]) if len(args) > 2 else 0
+    start = int32(args[2]) if len(args) > 2 else 0
     v = ctx.db.kv.get(key) or b""
-    size = int64(args[3]) if len(args) > 3 else len(v)
+    size = int32(args[3]) if len(args) > 3 else len(v)
     return [OK, str(_popcount(substr_slice(v, start, size))).encode()]
 
 
@@ -237,8 +247,8 @@ def countbit(ctx, args):
 def substr(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    start = int64(args[2]) if len(args) > 2 else 0
-    size = int64(args[3]) if len(args) > 3 else 2000000000
+    start = int32(args[2]) if len(args) > 2 else 0
+    size = int32(args[3]) if len(args) > 3 else 2000000000
     v = ctx.db.kv.get(key) or b""
     return [OK, substr_slice(v, start, size)]
 
@@ -247,8 +257,8 @@ def substr(ctx, args):
 def getrange(ctx, args):
     key = args[1]
     ctx.check_kv_range(key)
-    start = int64(args[2]) if len(args) > 2 else 0
-    end = int64(args[3]) if len(args) > 3 else -1
+    start = int32(args[2]) if len(args) > 2 else 0
+    end = int32(args[3]) if len(args) > 3 else -1
     v = ctx.db.kv.get(key) or b""
     return [OK, getrange_slice(v, start, end)]
 
