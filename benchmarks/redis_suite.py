@@ -35,7 +35,11 @@ rest of a ``start_server`` block, with ``-ERR Unknown Command`` in code outside 
 * ``support/util.tcl``, ``proc memory_usage``: 1 when ``MEMORY USAGE`` fails (it already returns 1
   for allocators other than jemalloc);
 * ``support/redis.tcl``: ``HELLO 2`` (the units' "back to RESP2" after a RESP3 section) is sent as
-  ``PING``; both servers speak RESP2 only, and SSDB does not know HELLO.
+  ``PING``; both servers speak RESP2 only, and SSDB does not know HELLO;
+* ``support/test.tcl``, ``proc test``: a test that fails puts the client's ``readraw`` mode back as
+  it was before the test (a test that fails between its ``r readraw 1`` and ``r readraw 0``, such
+  as "ZPOPMIN/ZPOPMAX readraw in RESP2" on a server without ZPOPMIN, otherwise leaves every later
+  test of the unit reading raw lines).
 
 Prints passed/failed/ignored per unit for each server and the names of the tests that pass on SSDB
 but fail on ssdbpy. ``--json FILE`` saves every test's outcome; ``--logs DIR`` keeps the runner's
@@ -94,6 +98,16 @@ HARNESS_PATCHES = [
      "    if {[string compare -nocase $method \"HELLO\"] == 0 && $argv eq {2}} {\n"
      "        set method PING\n        set argv {}\n    }\n"
      "    set blocking $::redis::blocking($id)\n"),
+    ("tests/support/test.tcl",
+     "    send_data_packet $::test_server_fd testing $name\n",
+     "    send_data_packet $::test_server_fd testing $name\n"
+     "    set raw_id {}\n"
+     "    catch {set raw_id [string range [srv 0 client] [string length ::redis::redisHandle] end]}\n"
+     "    set raw_before [expr {[info exists ::redis::readraw($raw_id)] ? $::redis::readraw($raw_id) : 0}]\n"),
+    ("tests/support/test.tcl",
+     "    if {[catch {set retval [uplevel 1 $code]} error]} {\n",
+     "    if {[catch {set retval [uplevel 1 $code]} error]} {\n"
+     "        if {[info exists ::redis::readraw($raw_id)]} { set ::redis::readraw($raw_id) $raw_before }\n"),
 ]
 
 LINE = re.compile(r"^\[(ok|err|exception|ignore|skip|timeout)\]: (.*?)(?: \(\d+ ms\))?$")
