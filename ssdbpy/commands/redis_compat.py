@@ -10,9 +10,10 @@ every later reply on that connection with it, even replies to SSDB-framed
 requests (§3.6); so :meth:`Desc.render` accepts any blocks.
 
 ssdbpy extension: ``HELLO`` (Redis 6's handshake), answered by :func:`hello`
-without the dispatcher, for RESP2 only: ``HELLO 3`` is refused with
-``-NOPROTO`` as Redis refuses a protocol it does not speak, and every reply
-stays SSDB's RESP2 bytes (docs/compat.md, "HELLO").
+without the dispatcher.  After ``HELLO 3`` the connection translates with
+:func:`translate3`, whose descriptors (:data:`MAPPING3`) render RESP3: the
+null, maps, doubles.  A connection that never says ``HELLO 3`` is served by
+:func:`translate` and SSDB's RESP2 bytes.
 """
 
 from __future__ import annotations
@@ -33,10 +34,14 @@ __all__ = [
     "Desc",
     "Mapping",
     "MAPPING",
+    "MAPPING3",
     "GENERIC",
+    "GENERIC3",
+    "PROTOCOLS",
     "Hello",
     "hello",
     "translate",
+    "translate3",
     "direct_rows",
     "c_atof",
     "score_to_int64",
@@ -77,6 +82,14 @@ _RENDER: dict[str, Render] = {
     "int": reply.render_integer,
     "multi": reply.render_multibulk,
     "members": reply.render_members,
+}
+
+#: the same for RESP3, plus its own types: ``map`` (hgetall), ``double`` (scores), ``pairs`` (withscores)
+_RENDER3: dict[str, Render] = {
+    **{kind: reply.render3(render) for kind, render in _RENDER.items()},
+    "map": reply.render3_map,
+    "double": reply.render3_double,
+    "pairs": reply.render3_pairs,
 }
 
 
@@ -260,20 +273,20 @@ def _make_zrangebyscore(reverse: bool) -> Rewrite:
 
 # --- descriptors that depend on the request -----------------------------------------
 
-#: redis name → ``describe(ssdb_args)``: the factory of a row whose descriptor depends on the request
-Family = Callable[[bytes], Callable[[list[bytes]], Desc]]
+#: ``(redis name, resp3)`` → ``describe(ssdb_args)``: the factory of a row whose descriptor depends on the request
+Family = Callable[[bytes, bool], Callable[[list[bytes]], Desc]]
 
 
-def _desc_for(redis: bytes, kind: str) -> Desc:
-    return Desc(redis, kind, _RENDER[kind])
+def _desc_for(redis: bytes, kind: str, resp3: bool = False) -> Desc:
+    return Desc(redis, kind, (_RENDER3 if resp3 else _RENDER)[kind])
 
 
 def _zrange_family(by_score: bool) -> Family:
     """zrange/zrevrange (5th argument ``withscores``) and the by-score pair (last SSDB argument)."""
 
-    def family(redis: bytes) -> Callable[[list[bytes]], Desc]:
-        with_scores = _desc_for(redis, "multi")
-        members = _desc_for(redis, "members")
+    def family(redis: bytes, resp3: bool) -> Callable[[list[bytes]], Desc]:
+        with_scores = _desc_for(redis, "pairs" if resp3 else "multi", resp3)
+        members = _desc_for(redis, "members", resp3)
         if by_score:
 
             def describe(ssdb_args: list[bytes]) -> Desc:
@@ -294,8 +307,8 @@ def _zrange_family(by_score: bool) -> Family:
 def _mget_family(first_key: int) -> Family:
     """mget/hmget: the descriptor keeps the requested keys (from ``first_key`` on) and their count."""
 
-    def family(redis: bytes) -> Callable[[list[bytes]], Desc]:
-        render_mget = reply.render_mget
+    def family(redis: bytes, resp3: bool) -> Callable[[list[bytes]], Desc]:
+        render_mget = reply.render3_mget if resp3 else reply.render_mget
         kind = redis.decode()
 
         def describe(ssdb_args: list[bytes]) -> Desc:
@@ -380,22 +393,30 @@ _ROWS: list[_Row] = [
 ]
 
 
-def _build() -> dict[bytes, Mapping]:
+#: RESP3 reply types of the rows whose RESP2 type RESP3 can say better
+_RESP3_KIND = {b"hgetall": "map", b"zscore": "double", b"zincrby": "double"}
+
+
+def _build(resp3: bool) -> dict[bytes, Mapping]:
     table: dict[bytes, Mapping] = {}
     for redis, ssdb, kind, rewrite, family in _ROWS:
         name = redis.encode()
+        if resp3:
+            kind = _RESP3_KIND.get(name, kind)
         if family is None:
-            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, _desc_for(name, kind), None)
+            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, _desc_for(name, kind, resp3), None)
         else:
-            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, None, family(name))
+            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, None, family(name, resp3))
     return table
 
 
 #: lowercased Redis name → :class:`Mapping` (SSDB 1.9.8's table, RESP2 replies)
-MAPPING: dict[bytes, Mapping] = _build()
+MAPPING: dict[bytes, Mapping] = _build(False)
+#: the same rows with RESP3 replies, for connections that said ``HELLO 3``
+MAPPING3: dict[bytes, Mapping] = _build(True)
 
 
-# --- HELLO: Redis 6's handshake, RESP2 only (ssdbpy extension) -----------------------
+# --- HELLO: the RESP3 handshake (ssdbpy extension) -----------------------------------
 
 
 class Hello(Exception):
@@ -430,41 +451,45 @@ SERVER_VERSION = b"1.9.8"
 client_ids = itertools.count(1)
 
 
-def _hello_reply(client_id: int) -> bytes:
+def _hello_reply(proto: int, client_id: int) -> bytes:
     fields = [
         (b"server", encode_bulk(SERVER_NAME)),
         (b"version", encode_bulk(SERVER_VERSION)),
-        (b"proto", b":2\r\n"),
+        (b"proto", b":%d\r\n" % proto),
         (b"id", b":%d\r\n" % client_id),
         (b"mode", encode_bulk(b"standalone")),
         (b"role", encode_bulk(b"master")),
         (b"modules", b"*0\r\n"),
     ]
-    return b"*%d\r\n" % (2 * len(fields)) + b"".join(encode_bulk(k) + v for k, v in fields)
+    head = b"%%%d\r\n" % len(fields) if proto == 3 else b"*%d\r\n" % (2 * len(fields))
+    return head + b"".join(encode_bulk(k) + v for k, v in fields)
 
 
-def hello(ctx: Context, args: list[bytes], client_id: int) -> bytes:
-    """Answer ``HELLO [protover [AUTH username password] [SETNAME name]]`` as a Redis 7 server
-    that speaks RESP2 only would; the reply bytes are returned.
+def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[bytes, int]:
+    """Answer ``HELLO [protover [AUTH username password] [SETNAME name]]`` as Redis 6+ does.
 
-    * ``protover`` other than 2 → ``-NOPROTO unsupported protocol version``
-      (Redis 7.2's text; 3 included: ssdbpy, as SSDB, speaks RESP2 only, and
-      a client told NOPROTO knows the server does not speak that version);
-      not an integer → ``-ERR``, before any option is looked at (as Redis);
+    ``proto`` is the connection's protocol (2 or 3) before the request.
+    Returns the reply bytes and the protocol of the connection afterwards:
+    ``protover`` when the request succeeds, else ``proto`` unchanged.
+
+    * ``protover`` other than 2 or 3 → ``-NOPROTO``; not an integer → ``-ERR``;
+      without ``protover`` the protocol stays as it is;
     * ``AUTH username password`` runs SSDB's ``auth`` command; a user other
       than ``default`` or a refused password → ``-WRONGPASS``;
     * without AUTH the connection must already be authenticated (``-NOAUTH``);
     * ``SETNAME`` is accepted and ignored (ssdbpy has no CLIENT command);
-    * the reply lists server, version, proto (2), id, mode, role and modules
-      as a flat array.
+    * the reply lists server, version, proto, id, mode, role and modules: a
+      flat array for protocol 2, a map for 3.
     """
     n = len(args)
+    new = proto
     i = 1
     if n > 1:
         if not _PROTOVER.fullmatch(args[1]):
-            return MSG_BAD_PROTOVER
-        if int(args[1]) != 2:
-            return MSG_NOPROTO
+            return MSG_BAD_PROTOVER, proto
+        new = int(args[1])
+        if new != 2 and new != 3:
+            return MSG_NOPROTO, proto
         i = 2
     user = password = None
     while i < n:
@@ -479,13 +504,13 @@ def hello(ctx: Context, args: list[bytes], client_id: int) -> bytes:
             # the option is echoed as Redis does, with its line breaks as spaces (a
             # line break would end the error line and desynchronise the client)
             option = args[i].replace(b"\r", b" ").replace(b"\n", b" ")
-            return b"-ERR " + errors.MSG_HELLO_SYNTAX % option + b"\r\n"
+            return b"-ERR " + errors.MSG_HELLO_SYNTAX % option + b"\r\n", proto
     if password is not None:
         if user != DEFAULT_USER or execute(ctx, [b"auth", password])[0] != b"ok":
-            return MSG_WRONGPASS
+            return MSG_WRONGPASS, proto
     elif not ctx.authed:
-        return MSG_HELLO_NOAUTH
-    return _hello_reply(client_id)
+        return MSG_HELLO_NOAUTH, proto
+    return _hello_reply(new, client_id), new
 
 
 # --- translation ---------------------------------------------------------------------
@@ -515,18 +540,21 @@ def _translator(table: dict[bytes, Mapping], generic: Desc) -> Callable[[list[by
     return translate
 
 
-def direct_rows() -> dict[bytes, tuple[bytes, Desc]]:
+def direct_rows(resp3: bool = False) -> dict[bytes, tuple[bytes, Desc]]:
     """The rows :func:`translate` only renames: Redis name (lower and upper case) → (SSDB name, descriptor).
 
     For these, a connection may skip :func:`translate`: the SSDB request is the
     Redis request with ``args[0]`` replaced, the reply rendered by the descriptor.
     """
     out: dict[bytes, tuple[bytes, Desc]] = {}
-    for name, m in MAPPING.items():
+    for name, m in (MAPPING3 if resp3 else MAPPING).items():
         if m.rewrite is _auto and m.desc is not None:
             out[name] = out[name.upper()] = (m.ssdb, m.desc)
     return out
 
+
+#: descriptor for unmapped commands on a RESP3 connection (the null for ``not_found``)
+GENERIC3 = Desc(b"", "generic", reply.render3(reply.render_generic))
 
 translate = _translator(MAPPING, GENERIC)
 translate.__doc__ = """Translate a RESP request into an SSDB request and its reply descriptor.
@@ -537,3 +565,12 @@ their arguments unchanged, with the :data:`GENERIC` descriptor.  ``args`` is
 consumed: the returned list may be ``args`` itself, modified.  ``HELLO``
 raises :class:`Hello`.
 """
+
+translate3 = _translator(MAPPING3, GENERIC3)
+translate3.__doc__ = """:func:`translate` for a RESP3 connection: the descriptors render RESP3 (:data:`MAPPING3`)."""
+
+#: protocol → (translator, descriptor of an unmapped request): what a connection switches to after HELLO
+PROTOCOLS: dict[int, tuple[Callable[[list[bytes]], tuple[list[bytes], Desc]], Desc]] = {
+    2: (translate, GENERIC),
+    3: (translate3, GENERIC3),
+}

@@ -13,13 +13,21 @@ way by all of them:
 An empty block list renders as ``b""`` (SSDB writes nothing).  The ``ok``
 renderers reproduce SSDB's malformed output where SSDB produces it (``$0\\r\\n``
 with no data line; ``*0`` with no CRLF; headers that disagree with the items).
+
+RESP3 (ssdbpy extension, only for connections that said ``HELLO 3``): the
+``render3_*`` functions.  They differ from RESP2 only where RESP3 has a better
+type: nil is ``_\\r\\n`` (also inside mget/hmget arrays), hgetall is a map,
+scores are doubles (``,<score>\\r\\n``) and zrange-family ``withscores``
+replies are arrays of ``[member, score]`` pairs.  Arrays, integers, bulk
+strings, ``+OK`` and ``-ERR`` are the same bytes in both protocols.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import re
+from typing import Callable, Sequence
 
-from .resp import CRLF, NIL, OK, PONG, encode_multibulk
+from .resp import CRLF, NIL, OK, PONG, encode_bulk, encode_multibulk
 
 __all__ = [
     "render_failure",
@@ -31,6 +39,13 @@ __all__ = [
     "render_multibulk",
     "render_members",
     "render_mget",
+    "render3_failure",
+    "render3",
+    "render3_mget",
+    "render3_map",
+    "render3_double",
+    "render3_pairs",
+    "NULL",
     "EMPTY_BULK",
     "SERVER_ERROR",
 ]
@@ -120,7 +135,7 @@ def render_members(blocks: Sequence[bytes]) -> bytes:
 
 
 def render_mget(
-    blocks: Sequence[bytes], keys: Sequence[bytes], count: int | None = None
+    blocks: Sequence[bytes], keys: Sequence[bytes], count: int | None = None, nil: bytes = NIL
 ) -> bytes:
     """mget/hmget: one bulk per requested key, in request order.
 
@@ -128,10 +143,10 @@ def render_mget(
     next unconsumed pair has that key, its value is emitted and the pair
     consumed; otherwise ``$-1``.  An even number of blocks gives ``*0`` with no
     CRLF.  The header is ``count`` (default ``len(keys)``); a missing key is
-    written as ``$-1``.
+    written as ``nil`` (RESP3: :data:`NULL`).
     """
     if not blocks or blocks[0] != _OK:
-        return render_failure(blocks)
+        return render_failure(blocks) if nil is NIL else render3_failure(blocks)
     nb = len(blocks)
     if nb % 2 != 1:
         return b"*0"
@@ -145,6 +160,75 @@ def render_mget(
             parts += (hdr[n] if n < _HDR_CACHE else b"$%d\r\n" % n, v, CRLF)
             i += 2
         else:
-            parts.append(NIL)
+            parts.append(nil)
     return b"".join(parts)
 
+
+# --- RESP3 ---------------------------------------------------------------------------
+
+#: the RESP3 null
+NULL = b"_\r\n"
+_NOT_FOUND = b"not_found"
+# what a RESP3 double may hold; anything else is sent as a bulk string instead
+_DOUBLE = re.compile(rb"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|-?inf|nan")
+
+
+def render3_failure(blocks: Sequence[bytes]) -> bytes:
+    """Rules 1–4 in RESP3: ``not_found`` is the null ``_\\r\\n``, the errors are RESP2's."""
+    if blocks and blocks[0] == _NOT_FOUND:
+        return NULL
+    return render_failure(blocks)
+
+
+def render3(render: Callable[[Sequence[bytes]], bytes]) -> Callable[[Sequence[bytes]], bytes]:
+    """The RESP3 form of a RESP2 renderer whose ``ok`` output is valid RESP3 as is."""
+
+    def render_resp3(blocks: Sequence[bytes]) -> bytes:
+        if blocks and blocks[0] == _NOT_FOUND:
+            return NULL
+        return render(blocks)
+
+    render_resp3.__name__ = render_resp3.__qualname__ = "render3_" + render.__name__.removeprefix("render_")
+    render_resp3.__doc__ = f"RESP3 {render.__name__}: the null for ``not_found``, else the RESP2 bytes."
+    return render_resp3
+
+
+def render3_mget(blocks: Sequence[bytes], keys: Sequence[bytes], count: int | None = None) -> bytes:
+    """mget/hmget in RESP3: :func:`render_mget` with the null for a missing key."""
+    return render_mget(blocks, keys, count, NULL)
+
+
+def _score(v: bytes) -> bytes:
+    """A score as a RESP3 double (text copied verbatim), or as a bulk string if it is not a number."""
+    return b"," + v + CRLF if _DOUBLE.fullmatch(v) else encode_bulk(v)
+
+
+def render3_map(blocks: Sequence[bytes]) -> bytes:
+    """hgetall in RESP3: ``%<pairs>`` then field and value bulks; an odd last block is dropped."""
+    if blocks and blocks[0] == _OK:
+        n = (len(blocks) - 1) // 2
+        return b"%%%d\r\n" % n + b"".join(map(encode_bulk, blocks[1 : 2 * n + 1]))
+    return render3_failure(blocks)
+
+
+def render3_double(blocks: Sequence[bytes]) -> bytes:
+    """zscore/zincrby in RESP3: ``,<blocks[1]>\\r\\n``; an empty bulk without ``blocks[1]``."""
+    if blocks and blocks[0] == _OK:
+        if len(blocks) < 2:
+            return EMPTY_BULK
+        return _score(blocks[1])
+    return render3_failure(blocks)
+
+
+def render3_pairs(blocks: Sequence[bytes]) -> bytes:
+    """zrange family ``withscores`` in RESP3: ``*<pairs>`` of ``*2`` [member bulk, score double].
+
+    An odd last block is dropped.
+    """
+    if blocks and blocks[0] == _OK:
+        n = (len(blocks) - 1) // 2
+        parts = [b"*%d\r\n" % n]
+        for i in range(1, 2 * n, 2):
+            parts += (b"*2\r\n", encode_bulk(blocks[i]), _score(blocks[i + 1]))
+        return b"".join(parts)
+    return render3_failure(blocks)

@@ -88,9 +88,12 @@ def _failed(reply: bytes) -> bytes:
         return _FAILED_SSDB if reply.startswith(b"2\nok\n") else reply
     return reply if reply[:1] == b"-" else _FAILED_RESP
 
-#: Redis name → (command, reply descriptor) for the requests that translation only
-#: renames (redis_compat.direct_rows)
-_DIRECT = {name: (COMMANDS[ssdb], desc) for name, (ssdb, desc) in redis_compat.direct_rows().items()}
+#: RESP protocol version → Redis name → (command, reply descriptor) for the requests
+#: that translation only renames (redis_compat.direct_rows)
+_DIRECT = {
+    proto: {name: (COMMANDS[ssdb], desc) for name, (ssdb, desc) in redis_compat.direct_rows(proto == 3).items()}
+    for proto in (2, 3)
+}
 
 
 def _unacked(sock) -> int:
@@ -148,8 +151,8 @@ class Connection:
 
     __slots__ = (
         "state", "group", "sock", "ip", "port", "ctx", "engine", "parser", "_feed", "_next", "_recv",
-        "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out",
-        "_desc", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
+        "_send", "_reader", "_writer", "_reading", "_unsent", "_sendq", "_deferred", "_out", "_translate", "_direct",
+        "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
         "_counted", "_backlog", "_queued", "_limit", "_soft_timer", "_writes", "_aborts",
         "_reads0", "_staged0", "_parts",
     )
@@ -180,7 +183,10 @@ class Connection:
         self._sendq: deque[bytes] = deque()  # replies behind _unsent
         self._deferred = 0  # chunks of replies waiting for a commit
         self._out: list[bytes] = []  # replies of the requests being executed
+        self._translate = redis_compat.translate
+        self._direct = _DIRECT[2]
         self._desc = None  # RESP descriptor of the last RESP request (sticky, as SSDB)
+        self._proto = 2  # RESP version of the replies: 3 after HELLO 3 (translate then renders RESP3)
         self._client_id = 0  # given on the first HELLO
         self._held: tuple | None = None  # a request for the greenlet: (args,) or (Backend,)
         self._wake = Event()  # the greenlet has work (or the connection ended)
@@ -345,8 +351,7 @@ class Connection:
         next_request = self._next
         ctx = self.ctx
         desc = self._desc
-        direct = _DIRECT
-        translate = redis_compat.translate
+        direct = self._direct
         room = self.OUTPUT_CHUNK  # bytes of replies before the rest waits for them to be sent
         gate = self.state.write_gate
         commands_get = COMMANDS.get
@@ -375,11 +380,12 @@ class Connection:
                     args[0] = cmd.name
                 else:
                     try:
-                        args, desc = translate(args)
+                        args, desc = self._translate(args)
                     except redis_compat.Hello as hello:  # costs nothing until a client says HELLO
                         self._client_id = self._client_id or next(redis_compat.client_ids)
-                        text = redis_compat.hello(ctx, hello.request, self._client_id)
-                        desc = redis_compat.GENERIC
+                        text, self._proto = redis_compat.hello(ctx, hello.request, self._proto, self._client_id)
+                        self._translate, desc = redis_compat.PROTOCOLS[self._proto]
+                        direct = self._direct = _DIRECT[self._proto]
                         out.append(text)
                         room -= len(text)
                         continue

@@ -1,10 +1,9 @@
 """The real redis-cli and redis-py talk to ssdbpy through every mapped Redis command.
 
-ssdbpy speaks RESP2 only, as SSDB does.  redis-py 8 opens with ``HELLO 3``
-unless given ``protocol=2``: SSDB answers ``-ERR Unknown Command: hello``,
-ssdbpy ``-NOPROTO unsupported protocol version`` (Redis's answer for a
-protocol it does not speak); redis-py 8.1 does not fall back on either, so it
-needs ``protocol=2`` with both servers (docs/compat.md, "HELLO").
+redis-py 8 speaks RESP3 (HELLO 3) unless told otherwise.  SSDB has no HELLO;
+ssdbpy answers it and renders RESP3 on such connections, so redis-py works both
+with its defaults and with protocol=2 (SSDB's RESP2 bytes), with the same
+Python values.
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ import time
 
 import pytest
 import redis
-
-from tests.harness import reference
-from tests.harness.reference import ReferenceServer
 
 # (command line, expected redis-cli output) — run in order on one fresh server
 CLI_SCRIPT = [
@@ -116,8 +112,24 @@ def test_redis_cli_auth(server_factory, redis_cli):
     assert out.stdout.strip() == "OK"
 
 
-def test_redis_py_every_mapped_command(server):
-    r = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=10, protocol=2)
+#: redis.Redis keyword arguments: RESP2 as SSDB speaks it, and redis-py 8's default (HELLO 3, RESP3)
+PROTOCOLS = [pytest.param({"protocol": 2}, id="resp2"), pytest.param({}, id="default-resp3")]
+
+
+def handshake_proto(r: redis.Redis) -> int:
+    """The protocol the server agreed to on one of the client's connections (2 when no HELLO was sent)."""
+    conn = r.connection_pool.get_connection()
+    try:
+        meta = conn.handshake_metadata
+        return 2 if meta is None else meta.get(b"proto", meta.get("proto"))
+    finally:
+        r.connection_pool.release(conn)
+
+
+@pytest.mark.parametrize("kw", PROTOCOLS)
+def test_redis_py_every_mapped_command(server, kw):
+    r = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=10, **kw)
+    assert handshake_proto(r) == kw.get("protocol", 3)
     assert r.ping() is True
     assert r.set("a", "1") is True
     assert r.get("a") == b"1"
@@ -196,52 +208,25 @@ def test_redis_py_every_mapped_command(server):
     r.close()
 
 
-def test_redis_py_auth(server_factory):
-    """protocol=2 sends AUTH."""
+@pytest.mark.parametrize("kw", PROTOCOLS)
+def test_redis_py_auth(server_factory, kw):
+    """protocol=2 sends AUTH; the default sends HELLO 3 AUTH default <password>."""
     pw = "q" * 32
     srv = server_factory("auth", server={"auth": pw})
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host="127.0.0.1", port=srv.port, password="x" * 32, socket_timeout=5, protocol=2).ping()
-    r = redis.Redis(host="127.0.0.1", port=srv.port, password=pw, socket_timeout=5, protocol=2)
+        redis.Redis(host="127.0.0.1", port=srv.port, password="x" * 32, socket_timeout=5, **kw).ping()
+    r = redis.Redis(host="127.0.0.1", port=srv.port, password=pw, socket_timeout=5, **kw)
     assert r.set("k", "v") is True and r.get("k") == b"v"
     assert r.hgetall("nope") == {} and r.get("nope") is None
-    assert r.connection_pool.get_connection().handshake_metadata is None  # no HELLO was sent
+    assert handshake_proto(r) == kw.get("protocol", 3)
     r.close()
-    # the default (HELLO 3 AUTH default <password>) is refused before the password is looked at
-    with pytest.raises(redis.ResponseError, match="^NOPROTO unsupported protocol version$"):
-        redis.Redis(host="127.0.0.1", port=srv.port, password=pw, socket_timeout=5).ping()
-
-
-#: redis.Redis keyword arguments that make redis-py 8 open with HELLO 3
-RESP3 = [pytest.param({}, id="default"), pytest.param({"protocol": 3}, id="protocol-3")]
-
-
-@pytest.mark.parametrize("kw", RESP3)
-def test_redis_py_resp3_is_refused(server, kw):
-    """redis-py's HELLO 3 gets NOPROTO; the connection is not used, and protocol=2 works on the same server."""
-    r = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=5, **kw)
-    with pytest.raises(redis.ResponseError, match="^NOPROTO unsupported protocol version$"):
-        r.set("k", "v")
-    r.close()
-    r2 = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=5, protocol=2)
-    assert r2.get("k") is None  # the refused client wrote nothing
-    assert r2.set("k", "v") is True and r2.zrank("z", "nope") is None
-    r2.close()
-
-
-@pytest.mark.skipif(not reference.available(), reason=reference.SKIP_REASON)
-@pytest.mark.parametrize("kw", RESP3)
-def test_redis_py_resp3_is_refused_by_ssdb_too(tmp_path, kw):
-    """The reference: SSDB 1.9.8 refuses redis-py's HELLO 3 (as an unknown command)."""
-    ref = ReferenceServer(tmp_path, "reference")
-    try:
-        ref.start()
-        r = redis.Redis(host="127.0.0.1", port=ref.port, socket_timeout=5, **kw)
-        with pytest.raises(redis.ResponseError, match="^Unknown Command: hello$"):
-            r.set("k", "v")
-        r.close()
-    finally:
-        ref.kill()
+    if not kw:
+        # HELLO 3 AUTH knows one user, "default" (SSDB has one password and no users)
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=srv.port, username="admin", password=pw, socket_timeout=5).ping()
+        # without a password redis-py's HELLO 3 is refused as Redis refuses it
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=srv.port, socket_timeout=5).ping()
 
 
 # --- HELLO on the wire ------------------------------------------------------------------
@@ -280,109 +265,39 @@ class Raw:
 
 
 HELLO_FIELDS = (
-    rb"\*14\r\n\$6\r\nserver\r\n\$6\r\nssdbpy\r\n\$7\r\nversion\r\n\$5\r\n1\.9\.8\r\n"
-    rb"\$5\r\nproto\r\n:2\r\n\$2\r\nid\r\n:[1-9][0-9]*\r\n\$4\r\nmode\r\n\$10\r\nstandalone\r\n"
+    rb"\$6\r\nserver\r\n\$6\r\nssdbpy\r\n\$7\r\nversion\r\n\$5\r\n1\.9\.8\r\n"
+    rb"\$5\r\nproto\r\n:%d\r\n\$2\r\nid\r\n:[1-9][0-9]*\r\n\$4\r\nmode\r\n\$10\r\nstandalone\r\n"
     rb"\$4\r\nrole\r\n\$6\r\nmaster\r\n\$7\r\nmodules\r\n\*0\r\n"
 )
-NOPROTO = b"-NOPROTO unsupported protocol version\r\n"
-
-#: requests whose replies RESP3 would type differently (null, double, map, pairs), and one SSDB-framed
-#: request (rendered with the last RESP descriptor, as SSDB does): run after HELLO 3 on both servers
-AFTER_HELLO_3 = [
-    (b"GET", b"nope"),
-    (b"SET", b"a", b"1"),
-    (b"MGET", b"a", b"nope", b"a"),
-    (b"ZADD", b"z", b"1", b"m", b"2", b"n"),
-    (b"ZSCORE", b"z", b"n"),
-    (b"ZSCORE", b"z", b"nope"),
-    (b"ZINCRBY", b"z", b"1", b"m"),
-    (b"ZRANK", b"z", b"nope"),
-    (b"ZREVRANK", b"z", b"nope"),
-    (b"ZRANGE", b"z", b"0", b"-1", b"WITHSCORES"),
-    (b"ZRANGEBYSCORE", b"z", b"0", b"9", b"WITHSCORES"),
-    (b"HSET", b"h", b"f", b"v"),
-    (b"HGETALL", b"h"),
-    (b"HGETALL", b"nope"),
-    (b"HMGET", b"h", b"f", b"nope"),
-    (b"LPOP", b"nope"),
-    (b"LINDEX", b"nope", b"0"),
-]
-#: their replies from SSDB 1.9.8 (checked on the reference server; test_after_hello_3_as_ssdb compares live)
-AFTER_HELLO_3_REPLIES = [
-    b"$-1\r\n",
-    b"+OK\r\n",
-    b"*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n1\r\n",
-    b":2\r\n",
-    b"$1\r\n2\r\n",
-    b"$-1\r\n",
-    b"$1\r\n2\r\n",
-    b"$-1\r\n",
-    b"$-1\r\n",
-    b"*4\r\n$1\r\nm\r\n$1\r\n2\r\n$1\r\nn\r\n$1\r\n2\r\n",
-    b"*4\r\n$1\r\nm\r\n$1\r\n2\r\n$1\r\nn\r\n$1\r\n2\r\n",
-    b":1\r\n",
-    b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
-    b"*0\r\n",
-    b"*2\r\n$1\r\nv\r\n$-1\r\n",
-    b"$-1\r\n",
-    b"$-1\r\n",
-]
-
-
-_ITEM = rb"(?:\$-1\r\n|\$[0-9]+\r\n[^\r]*\r\n)"
-#: one RESP2 reply of the shapes above: a status, error or integer line, a bulk, or an array of 0-4 bulks
-_ONE_REPLY = b"|".join([rb"[+:-][^\r]*\r\n", _ITEM] + [rb"\*%d\r\n" % n + _ITEM + b"{%d}" % n for n in range(5)])
-
-
-def _after_hello_3(port: int, hello_reply: bytes) -> list[bytes]:
-    """Send HELLO 3 (expecting ``hello_reply``), then :data:`AFTER_HELLO_3`; the replies."""
-    c = Raw(port)
-    try:
-        c.roundtrip(hello_reply, b"HELLO", b"3")
-        out = []
-        for args in AFTER_HELLO_3:
-            c.send(*args)
-            out.append(c.read(_ONE_REPLY))
-        return out
-    finally:
-        c.close()
 
 
 def test_hello_raw_bytes(server):
     c = Raw(server.port)
     try:
         c.send(b"HELLO", b"2")
-        c.read(HELLO_FIELDS)
+        c.read(rb"\*14\r\n" + HELLO_FIELDS % 2)
         c.roundtrip(b"$-1\r\n", b"GET", b"nope")
-        c.roundtrip(NOPROTO, b"HELLO", b"4")
-        c.roundtrip(NOPROTO, b"HELLO", b"3")
-        c.roundtrip(NOPROTO, b"HELLO", b"3", b"SETNAME", b"app")
+        c.roundtrip(b"-NOPROTO sorry, this protocol version is not supported\r\n", b"HELLO", b"4")
         c.roundtrip(b"$-1\r\n", b"GET", b"nope")  # still RESP2
+        c.send(b"HELLO", b"3")
+        c.read(rb"%7\r\n" + HELLO_FIELDS % 3)
+        c.roundtrip(b"_\r\n", b"GET", b"nope")
+        c.roundtrip(b"+OK\r\n", b"SET", b"a", b"1")
+        c.roundtrip(b"*3\r\n$1\r\n1\r\n_\r\n$1\r\n1\r\n", b"MGET", b"a", b"nope", b"a")
+        c.roundtrip(b":2\r\n", b"ZADD", b"z", b"1", b"m", b"2", b"n")
+        c.roundtrip(b",2\r\n", b"ZSCORE", b"z", b"n")
+        c.roundtrip(b"*2\r\n*2\r\n$1\r\nm\r\n,1\r\n*2\r\n$1\r\nn\r\n,2\r\n", b"ZRANGE", b"z", b"0", b"-1",
+                    b"WITHSCORES")
+        c.roundtrip(b"%0\r\n", b"HGETALL", b"nope")
         c.roundtrip(b"-ERR Unknown Command: select\r\n", b"SELECT", b"0")
         # SSDB framing on the connection: executed, rendered with the last RESP descriptor (sticky, as SSDB)
         c.sock.sendall(b"3\nget\n4\nnope\n\n")
-        assert c.read(rb"\$-1\r\n") == b"$-1\r\n"
-        c.send(b"hello")
-        c.read(HELLO_FIELDS)
+        assert c.read(rb"_\r\n") == b"_\r\n"
+        c.send(b"hello", b"2")
+        c.read(rb"\*14\r\n" + HELLO_FIELDS % 2)
+        c.roundtrip(b"$-1\r\n", b"GET", b"nope")
     finally:
         c.close()
-
-
-def test_after_hello_3_replies_are_ssdbs_resp2(server):
-    assert _after_hello_3(server.port, NOPROTO) == AFTER_HELLO_3_REPLIES
-
-
-@pytest.mark.skipif(not reference.available(), reason=reference.SKIP_REASON)
-def test_after_hello_3_as_ssdb(tmp_path, server):
-    """SSDB 1.9.8 does not know HELLO; after it, every reply is the same bytes on both servers."""
-    ref = ReferenceServer(tmp_path, "reference")
-    try:
-        ref.start()
-        theirs = _after_hello_3(ref.port, b"-ERR Unknown Command: hello\r\n")
-    finally:
-        ref.kill()
-    assert theirs == AFTER_HELLO_3_REPLIES
-    assert _after_hello_3(server.port, NOPROTO) == theirs
 
 
 def test_hello_in_ssdb_framing_is_an_unknown_command(server):
@@ -401,15 +316,14 @@ def test_hello_auth_raw_bytes(server_factory):
     srv = server_factory("auth", server={"auth": pw.decode()})
     c = Raw(srv.port)
     try:
-        c.roundtrip(NOPROTO, b"HELLO", b"3", b"AUTH", b"default", pw)  # the version first, as Redis
-        c.send(b"HELLO", b"2")
+        c.send(b"HELLO", b"3")
         c.read(rb"-NOAUTH HELLO must be called with the client already authenticated[^\r]*\r\n")
         wrongpass = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
-        c.roundtrip(wrongpass, b"HELLO", b"2", b"AUTH", b"default", b"x" * 32)
-        c.roundtrip(wrongpass, b"HELLO", b"2", b"AUTH", b"admin", pw)
-        c.roundtrip(b"-NOAUTH authentication required.\r\n", b"GET", b"a")  # still not authenticated
-        c.send(b"HELLO", b"2", b"AUTH", b"default", pw, b"SETNAME", b"app")
-        c.read(HELLO_FIELDS)
-        c.roundtrip(b"$-1\r\n", b"GET", b"a")
+        c.roundtrip(wrongpass, b"HELLO", b"3", b"AUTH", b"default", b"x" * 32)
+        c.roundtrip(wrongpass, b"HELLO", b"3", b"AUTH", b"admin", pw)
+        c.roundtrip(b"-NOAUTH authentication required.\r\n", b"GET", b"a")  # no switch, still not authenticated
+        c.send(b"HELLO", b"3", b"AUTH", b"default", pw, b"SETNAME", b"app")
+        c.read(rb"%7\r\n" + HELLO_FIELDS % 3)
+        c.roundtrip(b"_\r\n", b"GET", b"a")
     finally:
         c.close()

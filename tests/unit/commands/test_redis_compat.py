@@ -14,13 +14,17 @@ import ssdbpy.commands.sys  # noqa: F401  (registers auth, which HELLO AUTH runs
 from ssdbpy.commands.context import Context, ServerState
 from ssdbpy.commands.redis_compat import (
     GENERIC,
+    GENERIC3,
     MAPPING,
+    MAPPING3,
+    PROTOCOLS,
     Desc,
     Hello,
     c_atof,
     hello,
     score_to_int64,
     translate,
+    translate3,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # tests/data: recorded from SSDB 1.9.8
@@ -376,110 +380,188 @@ def test_translate_accepts_any_request(args):
         assert desc is GENERIC
 
 
-# --- HELLO, RESP2 only (ssdbpy extension; docs/compat.md "HELLO") ---------------------------
+# --- HELLO and RESP3 (ssdbpy extension) ---------------------------------------------------
 
 
-def test_hello_is_not_a_table_row():
-    assert b"hello" not in MAPPING
-    assert {m.reply for m in MAPPING.values()} <= {"ping", "status", "bulk", "int", "multi", "mget", "hmget"}
+def test_resp3_table_has_the_same_rows():
+    assert set(MAPPING3) == set(MAPPING)
+    for name, m in MAPPING.items():
+        m3 = MAPPING3[name]
+        assert (m3.redis, m3.ssdb, m3.rewrite) == (m.redis, m.ssdb, m.rewrite)
+        assert m3.reply == {b"hgetall": "map", b"zscore": "double", b"zincrby": "double"}.get(name, m.reply)
+    assert b"hello" not in MAPPING and b"hello" not in MAPPING3
 
 
 @pytest.mark.parametrize("name", [b"hello", b"HELLO", b"Hello", b"hELLo"])
-def test_hello_is_not_sent_to_ssdb(name):
+@pytest.mark.parametrize("tr_", [translate, translate3])
+def test_hello_is_not_sent_to_ssdb(tr_, name):
     with pytest.raises(Hello) as e:
-        translate([name, b"3"])
+        tr_([name, b"3"])
     assert e.value.request == [name, b"3"]
 
 
+def test_protocols():
+    assert PROTOCOLS[2] == (translate, GENERIC)
+    assert PROTOCOLS[3] == (translate3, GENERIC3)
+
+
+@pytest.mark.parametrize(
+    "args, kind, blocks, out",
+    [
+        ([b"GET", b"a"], "bulk", [b"not_found"], b"_\r\n"),
+        ([b"get", b"a"], "bulk", [b"ok", b"v"], b"$1\r\nv\r\n"),
+        ([b"set", b"a", b"1"], "status", [b"ok", b"1"], b"+OK\r\n"),
+        ([b"ping"], "ping", [b"ok"], b"+PONG\r\n"),
+        ([b"incr", b"n"], "int", [b"ok", b"2"], b":2\r\n"),
+        ([b"zrank", b"z", b"m"], "int", [b"not_found"], b"_\r\n"),
+        ([b"zscore", b"z", b"m"], "double", [b"ok", b"3"], b",3\r\n"),
+        ([b"zscore", b"z", b"m"], "double", [b"not_found"], b"_\r\n"),
+        ([b"zincrby", b"z", b"10", b"m"], "double", [b"ok", b"11"], b",11\r\n"),
+        ([b"hgetall", b"h"], "map", [b"ok", b"f", b"v"], b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"),
+        ([b"hkeys", b"h"], "multi", [b"ok", b"f"], b"*1\r\n$1\r\nf\r\n"),
+        ([b"lrange", b"l", b"0", b"-1"], "multi", [b"ok", b"a"], b"*1\r\n$1\r\na\r\n"),
+        ([b"zrange", b"z", b"0", b"1"], "members", [b"ok", b"a", b"1"], b"*1\r\n$1\r\na\r\n"),
+        ([b"zrange", b"z", b"0", b"1", b"WITHSCORES"], "pairs", [b"ok", b"a", b"1"],
+         b"*1\r\n*2\r\n$1\r\na\r\n,1\r\n"),
+        ([b"zrevrange", b"z", b"0", b"1", b"withscores"], "pairs", [b"ok"], b"*0\r\n"),
+        ([b"zrangebyscore", b"z", b"0", b"9", b"withscores"], "pairs", [b"ok", b"a", b"1"],
+         b"*1\r\n*2\r\n$1\r\na\r\n,1\r\n"),
+        ([b"zrevrangebyscore", b"z", b"9", b"0"], "members", [b"ok", b"a", b"1"], b"*1\r\n$1\r\na\r\n"),
+        ([b"mget", b"a", b"b"], "mget", [b"ok", b"b", b"2"], b"*2\r\n_\r\n$1\r\n2\r\n"),
+        ([b"hmget", b"h", b"a", b"b"], "hmget", [b"ok", b"a", b"1"], b"*2\r\n$1\r\n1\r\n_\r\n"),
+        ([b"qsize", b"q"], "generic", [b"ok", b"1"], b"*1\r\n$1\r\n1\r\n"),
+        ([b"qget", b"q", b"9"], "generic", [b"not_found"], b"_\r\n"),
+        ([b"lset", b"l", b"9", b"x"], "status", [b"error", b"index out of range"], b"-ERR index out of range\r\n"),
+    ],
+)
+def test_resp3_descriptors(args, kind, blocks, out):
+    ssdb_args, desc = translate3(list(args))
+    assert ssdb_args == translate(list(args))[0]
+    assert desc.kind == kind
+    assert desc.render(blocks) == out
+
+
+def test_resp3_descriptors_are_preallocated():
+    assert translate3([b"get", b"a"])[1] is translate3([b"GET", b"b"])[1]
+    assert translate3([b"foo"])[1] is GENERIC3
+    assert translate3([b"get", b"a"])[1] is not translate([b"get", b"a"])[1]
+
+
+@given(st.lists(st.binary(max_size=8), min_size=1, max_size=8))
+def test_translate3_accepts_any_request(args):
+    assume(args[0].lower() != b"hello")
+    ssdb_args, desc = translate3(list(args))
+    assert ssdb_args == translate(list(args))[0]
+    assert isinstance(desc.render([b"ok", *args]), bytes)
+
+
 PW = b"p" * 32
-NOPROTO = b"-NOPROTO unsupported protocol version\r\n"  # Redis 7.2's bytes for a protocol it does not speak
 
 
 def ctx_(passwords=None) -> Context:
     return Context(ServerState(None, passwords=passwords))  # type: ignore[arg-type]
 
 
-HELLO_FIELDS = (
-    b"*14\r\n$6\r\nserver\r\n$6\r\nssdbpy\r\n$7\r\nversion\r\n$5\r\n1.9.8\r\n"
-    b"$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n"
-    b"$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
-)
+def hello_fields(proto: int) -> bytes:
+    head = b"%7\r\n" if proto == 3 else b"*14\r\n"
+    return head + (
+        b"$6\r\nserver\r\n$6\r\nssdbpy\r\n$7\r\nversion\r\n$5\r\n1.9.8\r\n"
+        b"$5\r\nproto\r\n:%d\r\n$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n"
+        b"$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n" % proto
+    )
 
 
-@pytest.mark.parametrize("args", [[b"HELLO", b"2"], [b"hello"], [b"hello", b"2", b"SETNAME", b"app"]])
-def test_hello_2(args):
-    assert hello(ctx_(), args, 7) == HELLO_FIELDS
+@pytest.mark.parametrize("before", [2, 3])
+@pytest.mark.parametrize("ver", [2, 3])
+def test_hello_switches_protocol(before, ver):
+    out, proto = hello(ctx_(), [b"HELLO", b"%d" % ver], before, 7)
+    assert proto == ver
+    assert out == hello_fields(ver)
+
+
+@pytest.mark.parametrize("before", [2, 3])
+def test_hello_without_version_keeps_the_protocol(before):
+    assert hello(ctx_(), [b"hello"], before, 7) == (hello_fields(before), before)
 
 
 @pytest.mark.parametrize(
     "args, out",
     [
-        # RESP3 is refused as Redis refuses a protocol it does not speak (SSDB: unknown command)
-        ([b"hello", b"3"], NOPROTO),
-        ([b"HELLO", b"3", b"SETNAME", b"app"], NOPROTO),
-        ([b"hello", b"3", b"auth", b"default"], NOPROTO),  # the version is checked before the options
-        ([b"hello", b"4"], NOPROTO),
-        ([b"hello", b"1"], NOPROTO),
-        ([b"hello", b"-3"], NOPROTO),
+        ([b"hello", b"4"], b"-NOPROTO sorry, this protocol version is not supported\r\n"),
+        ([b"hello", b"1"], b"-NOPROTO sorry, this protocol version is not supported\r\n"),
+        ([b"hello", b"-3"], b"-NOPROTO sorry, this protocol version is not supported\r\n"),
         ([b"hello", b"x"], b"-ERR Protocol version is not an integer or out of range\r\n"),
         ([b"hello", b""], b"-ERR Protocol version is not an integer or out of range\r\n"),
-        ([b"hello", b"2", b"auth", b"default"], b"-ERR Syntax error in HELLO option 'auth'\r\n"),
-        ([b"hello", b"2", b"bogus"], b"-ERR Syntax error in HELLO option 'bogus'\r\n"),
-        ([b"hello", b"2", b"SETNAME"], b"-ERR Syntax error in HELLO option 'SETNAME'\r\n"),
+        ([b"hello", b"3", b"auth", b"default"], b"-ERR Syntax error in HELLO option 'auth'\r\n"),
+        ([b"hello", b"3", b"bogus"], b"-ERR Syntax error in HELLO option 'bogus'\r\n"),
+        ([b"hello", b"3", b"SETNAME"], b"-ERR Syntax error in HELLO option 'SETNAME'\r\n"),
         # line breaks echoed as spaces (as Redis): the error stays one line
         ([b"hello", b"2", b"a\r\nb\nc"], b"-ERR Syntax error in HELLO option 'a  b c'\r\n"),
     ],
 )
-def test_hello_errors(args, out):
-    assert hello(ctx_(), args, 1) == out
+def test_hello_errors_keep_the_protocol(args, out):
+    assert hello(ctx_(), args, 2, 1) == (out, 2)
+
+
+def test_hello_setname_is_accepted():
+    out, proto = hello(ctx_(), [b"hello", b"3", b"SETNAME", b"app"], 2, 7)
+    assert proto == 3 and out.startswith(b"%7\r\n")
 
 
 def test_hello_auth():
     ctx = ctx_([PW])
     assert not ctx.authed
     # no AUTH on a connection that has not authenticated
-    assert hello(ctx, [b"hello", b"2"], 1).startswith(b"-NOAUTH HELLO must be called with the client already authenticated")
-    wrongpass = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
-    assert hello(ctx, [b"hello", b"2", b"AUTH", b"default", b"x" * 32], 1) == wrongpass
-    assert hello(ctx, [b"hello", b"2", b"AUTH", b"admin", PW], 1) == wrongpass
-    # HELLO 3 with the right password: refused before the password is tried
-    assert hello(ctx, [b"hello", b"3", b"AUTH", b"default", PW], 1) == NOPROTO
+    out, proto = hello(ctx, [b"hello", b"3"], 2, 1)
+    assert out.startswith(b"-NOAUTH HELLO must be called with the client already authenticated") and proto == 2
+    wrongpass = (b"-WRONGPASS invalid username-password pair or user is disabled.\r\n", 2)
+    assert hello(ctx, [b"hello", b"3", b"AUTH", b"default", b"x" * 32], 2, 1) == wrongpass
+    assert hello(ctx, [b"hello", b"3", b"AUTH", b"admin", PW], 2, 1) == wrongpass
     assert not ctx.authed
-    assert hello(ctx, [b"hello", b"2", b"auth", b"default", PW, b"setname", b"n"], 7) == HELLO_FIELDS
+    out, proto = hello(ctx, [b"hello", b"3", b"auth", b"default", PW, b"setname", b"n"], 2, 7)
+    assert (out, proto) == (hello_fields(3), 3)
     assert ctx.authed
     # authenticated now: HELLO without AUTH works
-    assert hello(ctx, [b"hello"], 7) == HELLO_FIELDS
+    assert hello(ctx, [b"hello", b"2"], 3, 7)[1] == 2
 
 
 def test_hello_auth_without_configured_password_accepts_any():
-    assert hello(ctx_(), [b"hello", b"2", b"AUTH", b"default", b"anything"], 7) == HELLO_FIELDS
+    ctx = ctx_()
+    assert hello(ctx, [b"hello", b"3", b"AUTH", b"default", b"anything"], 2, 1)[1] == 3
 
 
-class FakeHelloConnection(FakeConnection):
+class FakeConnection3(FakeConnection):
     """FakeConnection that also answers HELLO as the server's connection does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proto = 2
+        self.translate = translate
 
     def reply(self, is_resp: bool, args: list[bytes], blocks: list[bytes]) -> bytes:
         if is_resp:
             try:
-                args, self.desc = translate(args)
+                args, self.desc = self.translate(args)
             except Hello as h:
-                self.desc = GENERIC
-                return hello(ctx_(), h.request, 1)
-        return super().reply(False, args, blocks)
+                out, self.proto = hello(ctx_(), h.request, self.proto, 1)
+                self.translate, self.desc = PROTOCOLS[self.proto]
+                return out
+        if self.desc is None:
+            from ssdbpy.protocol.ssdb import encode_ssdb
+
+            return encode_ssdb(blocks)
+        return self.desc.render(blocks)
 
 
-def test_replies_stay_resp2_after_hello_3():
-    """The replies RESP3 would type differently are SSDB's RESP2 bytes before and after HELLO 3 and HELLO 2."""
-    c = FakeHelloConnection()
-    for hello_args in ([b"HELLO", b"3"], [b"hello", b"2"], [b"hello", b"3"]):
-        c.reply(True, hello_args, [])
-        assert c.reply(True, [b"get", b"a"], [b"not_found"]) == b"$-1\r\n"
-        assert c.reply(True, [b"zrank", b"z", b"m"], [b"not_found"]) == b"$-1\r\n"
-        assert c.reply(True, [b"zscore", b"z", b"m"], [b"ok", b"3"]) == b"$1\r\n3\r\n"
-        assert c.reply(True, [b"zincrby", b"z", b"1", b"m"], [b"ok", b"4"]) == b"$1\r\n4\r\n"
-        assert c.reply(True, [b"hgetall", b"h"], [b"ok", b"f", b"v"]) == b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
-        assert c.reply(True, [b"mget", b"a", b"b"], [b"ok", b"b", b"2"]) == b"*2\r\n$-1\r\n$1\r\n2\r\n"
-        assert c.reply(True, [b"zrange", b"z", b"0", b"1", b"withscores"], [b"ok", b"a", b"1"]) == (
-            b"*2\r\n$1\r\na\r\n$1\r\n1\r\n"
-        )
-        assert c.reply(False, [b"qget", b"q", b"0"], [b"not_found"]) == b"$-1\r\n"  # sticky generic descriptor
+def test_resp3_connection_scenario():
+    c = FakeConnection3()
+    assert c.reply(True, [b"get", b"a"], [b"not_found"]) == b"$-1\r\n"
+    assert c.reply(True, [b"hello", b"4"], []).startswith(b"-NOPROTO")
+    assert c.reply(True, [b"get", b"a"], [b"not_found"]) == b"$-1\r\n"
+    assert c.reply(True, [b"HELLO", b"3"], []).startswith(b"%7\r\n")
+    assert c.reply(False, [b"qget", b"q", b"0"], [b"not_found"]) == b"_\r\n"  # sticky: the unmapped RESP3 descriptor
+    assert c.reply(True, [b"get", b"a"], [b"not_found"]) == b"_\r\n"
+    assert c.reply(True, [b"hgetall", b"h"], [b"ok", b"f", b"v"]) == b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    assert c.reply(True, [b"hello", b"2"], []).startswith(b"*14\r\n")
+    assert c.reply(True, [b"get", b"a"], [b"not_found"]) == b"$-1\r\n"
+    assert c.reply(True, [b"hgetall", b"h"], [b"ok", b"f", b"v"]) == b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"

@@ -7,6 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ssdbpy.protocol.reply import (
+    NULL,
+    render3,
+    render3_double,
+    render3_failure,
+    render3_map,
+    render3_mget,
+    render3_pairs,
     render_bulk,
     render_failure,
     render_generic,
@@ -132,3 +139,87 @@ def test_render_accepts_any_blocks(head, rest):
         for blocks in (head, [b"ok", *rest], [b"not_found", *rest]):
             assert isinstance(render(blocks), bytes)
 
+
+# --- RESP3 (connections that said HELLO 3) ------------------------------------------------
+
+RESP2_RENDERERS = [render_bulk, render_generic, render_integer, render_members, render_multibulk, render_ping,
+                   render_status]
+ALL3 = [render3(r) for r in RESP2_RENDERERS] + [
+    render3_map,
+    render3_double,
+    render3_pairs,
+    lambda b: render3_mget(b, [b"k"]),
+]
+
+
+@pytest.mark.parametrize("render", ALL3)
+@pytest.mark.parametrize(
+    "blocks, out",
+    [
+        ([b"not_found"], b"_\r\n"),
+        ([b"not_found", b"ignored"], b"_\r\n"),
+        ([b"error", b"boom"], b"-ERR boom\r\n"),
+        ([b"client_error"], b"-ERR \r\n"),
+        ([b"noauth", b"authentication required."], b"-NOAUTH authentication required.\r\n"),
+        ([b"out_of_range"], b"-ERR server error\r\n"),
+        ([], b""),
+    ],
+)
+def test_resp3_non_ok_statuses(render, blocks, out):
+    assert render(blocks) == out
+
+
+def test_resp3_failure():
+    assert NULL == b"_\r\n"
+    assert render3_failure([b"not_found"]) == b"_\r\n"
+    assert render3_failure([b"fail", b"x"]) == b"-ERR x\r\n"
+
+
+@pytest.mark.parametrize("render", RESP2_RENDERERS)
+@given(st.lists(st.binary(max_size=5), max_size=6))
+def test_resp3_wrapped_renderers_keep_the_resp2_bytes_for_ok(render, payload):
+    assert render3(render)([b"ok", *payload]) == render([b"ok", *payload])
+
+
+def test_resp3_wrapped_names():
+    assert render3(render_bulk).__name__ == "render3_bulk"
+
+
+def test_resp3_mget_nulls_inside_the_array():
+    blocks = [b"ok", b"k1", b"v1", b"k2", b"v2"]
+    assert render3_mget(blocks, [b"k1", b"nope", b"k2"]) == b"*3\r\n$2\r\nv1\r\n_\r\n$2\r\nv2\r\n"
+    assert render3_mget([b"ok"], [b"a", b"b"], 2) == b"*2\r\n_\r\n_\r\n"
+    # the RESP2 form is unchanged
+    assert render_mget(blocks, [b"k1", b"nope", b"k2"]) == b"*3\r\n$2\r\nv1\r\n$-1\r\n$2\r\nv2\r\n"
+
+
+def test_resp3_map():
+    assert render3_map([b"ok"]) == b"%0\r\n"
+    assert render3_map([b"ok", b"f1", b"v1", b"f2", b""]) == b"%2\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$0\r\n\r\n"
+    # an odd payload (only through a stale descriptor): the last block is dropped, the map stays well formed
+    assert render3_map([b"ok", b"a", b"1", b"b"]) == b"%1\r\n$1\r\na\r\n$1\r\n1\r\n"
+
+
+def test_resp3_double():
+    assert render3_double([b"ok", b"3"]) == b",3\r\n"
+    assert render3_double([b"ok", b"-9223372036854775808"]) == b",-9223372036854775808\r\n"
+    assert render3_double([b"ok", b"1.5e3"]) == b",1.5e3\r\n"
+    assert render3_double([b"ok"]) == b"$0\r\n\r\n"
+    # not a number (only through a stale descriptor): a bulk string, never a malformed double
+    assert render3_double([b"ok", b"abc"]) == b"$3\r\nabc\r\n"
+    assert render3_double([b"ok", b""]) == b"$0\r\n\r\n"
+
+
+def test_resp3_pairs():
+    assert render3_pairs([b"ok"]) == b"*0\r\n"
+    assert render3_pairs([b"ok", b"b", b"2", b"c", b"-3"]) == (
+        b"*2\r\n*2\r\n$1\r\nb\r\n,2\r\n*2\r\n$1\r\nc\r\n,-3\r\n"
+    )
+    assert render3_pairs([b"ok", b"a", b"x", b"b"]) == b"*1\r\n*2\r\n$1\r\na\r\n$1\r\nx\r\n"
+
+
+@given(st.lists(st.binary(max_size=5), max_size=6), st.lists(st.binary(max_size=3), max_size=6))
+def test_resp3_render_accepts_any_blocks(head, rest):
+    for render in ALL3:
+        for blocks in (head, [b"ok", *rest], [b"not_found", *rest]):
+            assert isinstance(render(blocks), bytes)

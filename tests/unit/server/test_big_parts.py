@@ -11,11 +11,12 @@ from ssdbpy.server.connection import BIG_REPLY, _big_parts
 pytestmark = pytest.mark.timeout(30)
 
 
-def test_parts_are_the_encoded_reply():
+@pytest.mark.parametrize("proto", [2, 3])
+def test_parts_are_the_encoded_reply(proto):
     value = bytes(range(256)) * (BIG_REPLY // 256 + 3)
     reply = [b"ok", value]
     assert b"".join(_big_parts(reply, None)) == encode_ssdb(reply)
-    _args, desc = redis_compat.translate([b"GET", b"k"])
+    _args, desc = redis_compat.PROTOCOLS[proto][0]([b"GET", b"k"])
     parts = _big_parts(reply, desc)
     assert parts[1] is value  # the value itself, not a copy
     assert b"".join(parts) == desc.render(reply)
