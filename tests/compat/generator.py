@@ -136,6 +136,7 @@ LEFT_OUT: dict[bytes, str] = {
     b"set_kv_range": "acts on the server", b"list_allow_ip": "configuration",
     b"list_deny_ip": "configuration", b"add_allow_ip": "configuration", b"add_deny_ip": "configuration",
     b"del_allow_ip": "configuration", b"del_deny_ip": "configuration",
+    b"slowlog": "an ssdbpy addition (SSDB has none): server-specific timings",
 }
 COMMANDS: dict[bytes, str] = {name: _OVERRIDES.get(name, shape) for name, shape in SHAPES.items()
                               if name not in LEFT_OUT}
