@@ -22,7 +22,8 @@ instead of ending the unit), the ``-needs:*`` tags (DEBUG, CONFIG SET maxmemory,
 …; ``large-memory``) and ``-resp3``, which skips the ``foreach resp {3 2}`` iterations that say
 ``HELLO 3`` outside a test: SSDB has no HELLO, and the error would end the rest of the
 ``start_server`` block (a ``HELLO 3`` inside a test still runs, and fails that test on SSDB).
-``--resp3 ssdbpy`` lifts ``-resp3`` for ssdbpy only (it speaks RESP3 after ``HELLO 3``): SSDB keeps
+``--seed N`` seeds Tcl's ``rand()`` before each unit (patch below), so both servers get the same
+random data; without it each run draws its own. ``--resp3 ssdbpy`` lifts ``-resp3`` for ssdbpy only (it speaks RESP3 after ``HELLO 3``): SSDB keeps
 skipping those iterations, so the two servers are compared on the tests both run, by name.
 
 The copy is patched as follows (``HARNESS_PATCHES``, the same for both servers; each patch must
@@ -53,7 +54,7 @@ but fail on ssdbpy. ``--json FILE`` saves every test's outcome; ``--logs DIR`` k
 output. Usage::
 
     python benchmarks/redis_suite.py --tests /path/to/redis-7.2.6 [--units unit/type/incr ...]
-        [--servers ssdb,ssdbpy] [--resp3 ssdbpy] [--unit-timeout 900] [--json out.json] [--logs DIR]
+        [--servers ssdb,ssdbpy] [--seed N] [--resp3 ssdbpy] [--unit-timeout 900] [--json out.json] [--logs DIR]
 """
 
 from __future__ import annotations
@@ -127,13 +128,24 @@ LINE = re.compile(r"^\[(ok|err|exception|ignore|skip|timeout)\]: (.*?)(?: \(\d+ 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def prepare(src: Path, dest: Path) -> Path:
-    """Copy ``runtest`` and ``tests/`` of ``src`` into ``dest`` and apply :data:`HARNESS_PATCHES`."""
+def seed_patch(seed: int) -> tuple[str, str, str]:
+    """The patch that seeds Tcl's ``rand()`` with ``seed`` before each unit runs (``--seed``)."""
+    return ("tests/test_helper.tcl",
+            "    set ::curfile $path\n    source $path\n",
+            f"    set ::curfile $path\n    expr {{srand({int(seed)})}}\n    source $path\n")
+
+
+def prepare(src: Path, dest: Path, seed: int | None = None) -> Path:
+    """Copy ``runtest`` and ``tests/`` of ``src`` into ``dest`` and apply :data:`HARNESS_PATCHES`.
+
+    With ``seed``, also :func:`seed_patch`: the randomized tests then send the same requests
+    to every server (as long as the replies agree).
+    """
     if not (src / "tests" / "test_helper.tcl").is_file():
         raise SystemExit(f"{src} has no tests/test_helper.tcl (see the docstring for how to make the copy)")
     shutil.copytree(src / "tests", dest / "tests", ignore=shutil.ignore_patterns("tmp"))
     (dest / "tests" / "tmp").mkdir()
-    for rel, old, new in HARNESS_PATCHES:
+    for rel, old, new in HARNESS_PATCHES + ([] if seed is None else [seed_patch(seed)]):
         path = dest / rel
         text = path.read_text()
         if text.count(old) != 1:
@@ -198,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unit-timeout", type=float, default=900.0)
     ap.add_argument("--json", help="write every test's outcome to this file")
     ap.add_argument("--logs", help="keep the runner output of each run in this directory")
+    ap.add_argument("--seed", type=int, help="seed Tcl's rand() before each unit: the same random data on "
+                    "every server (default: the runner's own, from the clock)")
     ap.add_argument("--resp3", default="", help="comma list of servers that run the resp3-tagged iterations "
                     "(default: none; SSDB, which has no HELLO, would end the start_server block at HELLO 3)")
     args = ap.parse_args(argv)
@@ -211,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds.remove("ssdb")
     results: dict[str, dict[str, list[tuple[str, str]]]] = {}
     with tempfile.TemporaryDirectory(prefix="redis-suite-") as tmp:
-        tests = prepare(Path(args.tests).resolve(), Path(tmp) / "redis")
+        tests = prepare(Path(args.tests).resolve(), Path(tmp) / "redis", args.seed)
         for unit in args.units:
             results[unit] = {}
             for kind in kinds:
