@@ -380,7 +380,7 @@ _Row = tuple[str, str, str, str, Rewrite, Family | None]
 
 #: (redis name, ssdb name, RESP2 reply kind, RESP3 reply kind, rewrite, family-or-None), in SSDB's order.
 #: The RESP2 kind is SSDB's reply type; the RESP3 kind is the type Redis 7.2 replies with after
-#: ``HELLO 3`` (checked live against redis-server: tests/integration/test_resp3_redis.py).  For the
+#: ``HELLO 3`` (checked live against redis-server: tests/integration/test_resp3.py).  For the
 #: zrange family it is the ``withscores`` kind (``members`` otherwise).
 _ROWS: list[_Row] = [
     ("auth", "auth", "status", "status", _auto, None),
@@ -563,7 +563,7 @@ def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[
 # --- SLOWLOG (ssdbpy addition): Redis's reply shapes for the ``slowlog`` command ---------
 
 
-def _slowlog_mapping(resp3: bool) -> Mapping:
+def _slowlog_mapping(proto: int) -> Mapping:
     """``SLOWLOG GET [n]`` (Redis's nested entries), ``LEN`` (integer), ``RESET`` (``+OK``).
 
     Not a row of :data:`MAPPING`, which is SSDB's table: SSDB has no slowlog
@@ -571,10 +571,10 @@ def _slowlog_mapping(resp3: bool) -> Mapping:
     """
     by_sub = {
         b"get": Desc(b"slowlog", "slowlog", reply.render_slowlog),
-        b"len": _desc_for(b"slowlog", "int", 3 if resp3 else 2),
-        b"reset": _desc_for(b"slowlog", "status", 3 if resp3 else 2),
+        b"len": _desc_for(b"slowlog", "int", proto),
+        b"reset": _desc_for(b"slowlog", "status", proto),
     }
-    generic = GENERIC3 if resp3 else GENERIC
+    generic = GENERIC3 if proto == 3 else GENERIC
 
     def describe(ssdb_args: list[bytes]) -> Desc:
         return by_sub.get(ssdb_args[1].lower(), generic) if len(ssdb_args) > 1 else generic
@@ -588,7 +588,7 @@ def _slowlog_mapping(resp3: bool) -> Mapping:
 def _translator(table: dict[bytes, Mapping], generic: Desc) -> Callable[[list[bytes]], tuple[list[bytes], Desc]]:
     # the rows under their lowercase names, the upper-case names clients usually
     # send (saves a lower()) and HELLO
-    slowlog = _slowlog_mapping(generic is not GENERIC)
+    slowlog = _slowlog_mapping(2 if generic is GENERIC else 3)
     lookup = {**table, **{k.upper(): v for k, v in table.items()}, b"hello": _HELLO, b"HELLO": _HELLO,
               b"slowlog": slowlog, b"SLOWLOG": slowlog}
 
