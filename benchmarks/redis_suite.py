@@ -20,8 +20,11 @@ lines. These are the runner's own options for servers that are not Redis: ``--si
 ``SELECT 9``), ``--durable`` (an error reply to a command the server does not have fails that test
 instead of ending the unit), the ``-needs:*`` tags (DEBUG, CONFIG SET maxmemory, SYNC, SAVE, RESET,
 …; ``large-memory``) and ``-resp3``, which skips the ``foreach resp {3 2}`` iterations that say
-``HELLO 3`` outside a test: neither server speaks RESP3, and the error would end the rest of the
-``start_server`` block (a ``HELLO 3`` inside a test still runs, and fails that test on both).
+``HELLO 3`` outside a test: SSDB has no HELLO, and the error would end the rest of the
+``start_server`` block (a ``HELLO 3`` inside a test still runs, and fails that test on SSDB).
+``--seed N`` seeds Tcl's ``rand()`` before each unit (patch below), so both servers get the same
+random data; without it each run draws its own. ``--resp3 ssdbpy`` lifts ``-resp3`` for ssdbpy only (it speaks RESP3 after ``HELLO 3``): SSDB keeps
+skipping those iterations, so the two servers are compared on the tests both run, by name.
 
 The copy is patched as follows (``HARNESS_PATCHES``, the same for both servers; each patch must
 match exactly once or the script stops), because otherwise SSDB 1.9.8 ends every unit, or the whole
@@ -35,18 +38,23 @@ rest of a ``start_server`` block, with ``-ERR Unknown Command`` in code outside 
 * ``support/util.tcl``, ``proc memory_usage``: 1 when ``MEMORY USAGE`` fails (it already returns 1
   for allocators other than jemalloc);
 * ``support/redis.tcl``: ``HELLO 2`` (the units' "back to RESP2" after a RESP3 section) is sent as
-  ``PING``; both servers speak RESP2 only, and SSDB does not know HELLO;
+  ``PING`` by a client that has not said ``HELLO 3`` (a no-op on Redis; SSDB does not know HELLO,
+  and its error would end the ``start_server`` block); after ``HELLO 3`` it is sent as is;
 * ``support/test.tcl``, ``proc test``: a test that fails puts the client's ``readraw`` mode back as
   it was before the test (a test that fails between its ``r readraw 1`` and ``r readraw 0``, such
   as "ZPOPMIN/ZPOPMAX readraw in RESP2" on a server without ZPOPMIN, otherwise leaves every later
-  test of the unit reading raw lines).
+  test of the unit reading raw lines), and one that said ``HELLO 3`` and failed before its
+  ``HELLO 2`` sends ``HELLO 2`` (errors ignored): "ZINTER RESP3" fails on ZINTER, which neither
+  server has, and otherwise leaves ssdbpy's connection in RESP3 for the rest of the unit, where
+  "ZSET skiplist order consistency when elements are moved" reads its ``[member, score]`` pairs
+  as a flat list and fails.
 
 Prints passed/failed/ignored per unit for each server and the names of the tests that pass on SSDB
 but fail on ssdbpy. ``--json FILE`` saves every test's outcome; ``--logs DIR`` keeps the runner's
 output. Usage::
 
     python benchmarks/redis_suite.py --tests /path/to/redis-7.2.6 [--units unit/type/incr ...]
-        [--servers ssdb,ssdbpy] [--unit-timeout 900] [--json out.json] [--logs DIR]
+        [--servers ssdb,ssdbpy] [--seed N] [--resp3 ssdbpy] [--unit-timeout 900] [--json out.json] [--logs DIR]
 """
 
 from __future__ import annotations
@@ -75,7 +83,9 @@ UNITS = ["unit/type/string", "unit/type/incr", "unit/type/hash", "unit/type/zset
 
 #: tags denied on both servers: capabilities neither SSDB nor ssdbpy has (tests/README.md of redis)
 DENY_TAGS = ["needs:repl", "needs:debug", "needs:pfdebug", "needs:config-maxmemory", "needs:config-resetstat",
-             "needs:reset", "needs:save", "large-memory", "resp3"]
+             "needs:reset", "needs:save", "large-memory"]
+#: denied too, except on the servers named by ``--resp3``: the ``foreach resp {3 2}`` iterations
+RESP3_TAG = "resp3"
 
 #: (file, exact text, replacement): applied to the private copy of the tests, for both servers
 HARNESS_PATCHES = [
@@ -94,33 +104,48 @@ HARNESS_PATCHES = [
      "proc memory_usage {key} {\n    set usage [r memory usage $key]\n",
      "proc memory_usage {key} {\n    if {[catch {r memory usage $key} usage]} { return 1 }\n"),
     ("tests/support/redis.tcl",
-     "    set blocking $::redis::blocking($id)\n",
-     "    if {[string compare -nocase $method \"HELLO\"] == 0 && $argv eq {2}} {\n"
+     "    # Transform HELLO 2 to HELLO 3 if force_resp3\n",
+     "    if {[string compare -nocase $method \"HELLO\"] == 0 && $argv eq {2} && !$::redis::testing_resp3($id)} {\n"
      "        set method PING\n        set argv {}\n    }\n"
-     "    set blocking $::redis::blocking($id)\n"),
+     "    # Transform HELLO 2 to HELLO 3 if force_resp3\n"),
     ("tests/support/test.tcl",
      "    send_data_packet $::test_server_fd testing $name\n",
      "    send_data_packet $::test_server_fd testing $name\n"
      "    set raw_id {}\n"
      "    catch {set raw_id [string range [srv 0 client] [string length ::redis::redisHandle] end]}\n"
-     "    set raw_before [expr {[info exists ::redis::readraw($raw_id)] ? $::redis::readraw($raw_id) : 0}]\n"),
+     "    set raw_before [expr {[info exists ::redis::readraw($raw_id)] ? $::redis::readraw($raw_id) : 0}]\n"
+     "    set resp3_before [expr {[info exists ::redis::testing_resp3($raw_id)] ? $::redis::testing_resp3($raw_id) : 0}]\n"),
     ("tests/support/test.tcl",
      "    if {[catch {set retval [uplevel 1 $code]} error]} {\n",
      "    if {[catch {set retval [uplevel 1 $code]} error]} {\n"
-     "        if {[info exists ::redis::readraw($raw_id)]} { set ::redis::readraw($raw_id) $raw_before }\n"),
+     "        if {[info exists ::redis::readraw($raw_id)]} { set ::redis::readraw($raw_id) $raw_before }\n"
+     "        if {[info exists ::redis::testing_resp3($raw_id)] && $::redis::testing_resp3($raw_id) && !$resp3_before} {\n"
+     "            catch {[srv 0 client] hello 2}\n"
+     "        }\n"),
 ]
 
 LINE = re.compile(r"^\[(ok|err|exception|ignore|skip|timeout)\]: (.*?)(?: \(\d+ ms\))?$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def prepare(src: Path, dest: Path) -> Path:
-    """Copy ``runtest`` and ``tests/`` of ``src`` into ``dest`` and apply :data:`HARNESS_PATCHES`."""
+def seed_patch(seed: int) -> tuple[str, str, str]:
+    """The patch that seeds Tcl's ``rand()`` with ``seed`` before each unit runs (``--seed``)."""
+    return ("tests/test_helper.tcl",
+            "    set ::curfile $path\n    source $path\n",
+            f"    set ::curfile $path\n    expr {{srand({int(seed)})}}\n    source $path\n")
+
+
+def prepare(src: Path, dest: Path, seed: int | None = None) -> Path:
+    """Copy ``runtest`` and ``tests/`` of ``src`` into ``dest`` and apply :data:`HARNESS_PATCHES`.
+
+    With ``seed``, also :func:`seed_patch`: the randomized tests then send the same requests
+    to every server (as long as the replies agree).
+    """
     if not (src / "tests" / "test_helper.tcl").is_file():
         raise SystemExit(f"{src} has no tests/test_helper.tcl (see the docstring for how to make the copy)")
     shutil.copytree(src / "tests", dest / "tests", ignore=shutil.ignore_patterns("tmp"))
     (dest / "tests" / "tmp").mkdir()
-    for rel, old, new in HARNESS_PATCHES:
+    for rel, old, new in HARNESS_PATCHES + ([] if seed is None else [seed_patch(seed)]):
         path = dest / rel
         text = path.read_text()
         if text.count(old) != 1:
@@ -145,13 +170,15 @@ def parse(output: str) -> list[tuple[str, str]]:
     return results
 
 
-def run_unit(tests: Path, unit: str, kind: str, root: Path, timeout: float) -> tuple[list[tuple[str, str]], str]:
+def run_unit(tests: Path, unit: str, kind: str, root: Path, timeout: float,
+             resp3: bool = False) -> tuple[list[tuple[str, str]], str]:
     cls = reference.ReferenceServer if kind == "ssdb" else ServerProcess
     server = cls(root, name=f"{kind}-{unit.replace('/', '_')}")
     server.start()
     cmd = ["tclsh8.6", "tests/test_helper.tcl", "--host", "127.0.0.1", "--port", str(server.port),
            "--single", unit, "--singledb", "--durable", "--ignore-encoding", "--ignore-digest",
-           "--timeout", str(int(timeout)), "--tags", " ".join("-" + t for t in DENY_TAGS)]
+           "--timeout", str(int(timeout)),
+           "--tags", " ".join("-" + t for t in DENY_TAGS + ([] if resp3 else [RESP3_TAG]))]
     # its own process group: the runner starts a second tclsh (the test client), ended with it
     proc = subprocess.Popen(cmd, cwd=tests, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
@@ -183,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unit-timeout", type=float, default=900.0)
     ap.add_argument("--json", help="write every test's outcome to this file")
     ap.add_argument("--logs", help="keep the runner output of each run in this directory")
+    ap.add_argument("--seed", type=int, help="seed Tcl's rand() before each unit: the same random data on "
+                    "every server (default: the runner's own, from the clock)")
+    ap.add_argument("--resp3", default="", help="comma list of servers that run the resp3-tagged iterations "
+                    "(default: none; SSDB, which has no HELLO, would end the start_server block at HELLO 3)")
     args = ap.parse_args(argv)
     if not args.tests:
         ap.error("--tests (or REDIS_TESTS) is required")
@@ -194,12 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         kinds.remove("ssdb")
     results: dict[str, dict[str, list[tuple[str, str]]]] = {}
     with tempfile.TemporaryDirectory(prefix="redis-suite-") as tmp:
-        tests = prepare(Path(args.tests).resolve(), Path(tmp) / "redis")
+        tests = prepare(Path(args.tests).resolve(), Path(tmp) / "redis", args.seed)
         for unit in args.units:
             results[unit] = {}
             for kind in kinds:
                 t0 = time.monotonic()
-                res, output = run_unit(tests, unit, kind, Path(tmp) / "servers", args.unit_timeout)
+                res, output = run_unit(tests, unit, kind, Path(tmp) / "servers", args.unit_timeout,
+                                       kind in args.resp3.split(","))
                 results[unit][kind] = res
                 c = counts(res)
                 print(f"# {unit} on {kind}: {c['ok']} ok, {c['err']} failed, {c['ignore']} ignored "

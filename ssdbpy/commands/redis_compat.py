@@ -11,9 +11,11 @@ requests (§3.6); so :meth:`Desc.render` accepts any blocks.
 
 ssdbpy extension: ``HELLO`` (Redis 6's handshake), answered by :func:`hello`
 without the dispatcher.  After ``HELLO 3`` the connection translates with
-:func:`translate3`, whose descriptors (:data:`MAPPING3`) render RESP3: the
-null, maps, doubles.  A connection that never says ``HELLO 3`` is served by
-:func:`translate` and SSDB's RESP2 bytes.
+:func:`translate3`, whose descriptors (:data:`MAPPING3`) render the RESP3 type
+Redis 7.2 replies with: the null, maps, doubles, ``[member, score]`` pairs.
+A connection that never says ``HELLO 3`` is served by :func:`translate` and
+SSDB's RESP2 bytes.  Each row names its RESP2 and its RESP3 reply kind;
+:data:`RENDERERS` maps a kind to its renderer per RESP version.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ssdbpy import errors
+from ssdbpy.cnum import uint64
 from ssdbpy.commands.context import Context
 from ssdbpy.commands.dispatch import execute
 from ssdbpy.protocol import reply
@@ -63,8 +66,10 @@ class Desc:
     ``render(blocks)`` returns the RESP bytes for SSDB reply ``blocks`` (status
     first; any blocks are accepted).  ``redis`` is the lowercased Redis name the
     descriptor was made for (``b""`` for unmapped commands), ``kind`` the reply
-    type: ``generic``, ``ping``, ``status``, ``bulk``, ``int``, ``multi``,
-    ``members`` (multi-bulk without scores), ``mget``, ``hmget``.
+    kind: ``generic``, ``ping``, ``status``, ``bulk``, ``int``, ``multi``,
+    ``members`` (multi-bulk without scores), ``mget``, ``hmget``, ``pop_none``
+    and ``pop_count`` (lpop/rpop with a count); RESP3 adds ``map``,
+    ``double`` and ``pairs`` (:data:`RENDERERS`).
     """
 
     redis: bytes
@@ -75,21 +80,31 @@ class Desc:
 #: descriptor for commands not in the mapping table (rule 5: generic array)
 GENERIC = Desc(b"", "generic", reply.render_generic)
 
-_RENDER: dict[str, Render] = {
-    "ping": reply.render_ping,
-    "status": reply.render_status,
-    "bulk": reply.render_bulk,
-    "int": reply.render_integer,
-    "multi": reply.render_multibulk,
-    "members": reply.render_members,
+#: RESP version → reply kind → renderer.  Each row of the table names its RESP2
+#: kind (SSDB's reply type) and its RESP3 kind (the type Redis 7 replies with
+#: after ``HELLO 3``); the connection picks the version's descriptors once, at
+#: HELLO, so a RESP2 reply costs no RESP3 test.  RESP3 adds ``map`` (hgetall),
+#: ``double`` (scores) and ``pairs`` (withscores); every RESP3 renderer writes
+#: the null ``_`` for ``not_found``.
+RENDERERS: dict[int, dict[str, Render]] = {
+    2: {
+        "ping": reply.render_ping,
+        "status": reply.render_status,
+        "bulk": reply.render_bulk,
+        "int": reply.render_integer,
+        "multi": reply.render_multibulk,
+        "members": reply.render_members,
+        "pop_none": reply.render_pop_none,
+        "pop_count": reply.render_pop_count,
+    },
 }
-
-#: the same for RESP3, plus its own types: ``map`` (hgetall), ``double`` (scores), ``pairs`` (withscores)
-_RENDER3: dict[str, Render] = {
-    **{kind: reply.render3(render) for kind, render in _RENDER.items()},
+RENDERERS[3] = {
+    **{kind: reply.render3(render) for kind, render in RENDERERS[2].items()},
     "map": reply.render3_map,
     "double": reply.render3_double,
     "pairs": reply.render3_pairs,
+    "pop_none": reply.render3_pop_none,
+    "pop_count": reply.render3_pop_count,
 }
 
 
@@ -105,7 +120,7 @@ class Mapping:
 
     redis: bytes
     ssdb: bytes
-    reply: str
+    reply: str  # the reply kind in this table's RESP version (a key of RENDERERS[version])
     rewrite: Rewrite
     desc: Desc | None
     describe: Callable[[list[bytes]], Desc] | None
@@ -273,20 +288,24 @@ def _make_zrangebyscore(reverse: bool) -> Rewrite:
 
 # --- descriptors that depend on the request -----------------------------------------
 
-#: ``(redis name, resp3)`` → ``describe(ssdb_args)``: the factory of a row whose descriptor depends on the request
-Family = Callable[[bytes, bool], Callable[[list[bytes]], Desc]]
+#: ``(redis name, row's reply kind, RESP version)`` → ``describe(ssdb_args)``: the factory of a
+#: row whose descriptor depends on the request
+Family = Callable[[bytes, str, int], Callable[[list[bytes]], Desc]]
 
 
-def _desc_for(redis: bytes, kind: str, resp3: bool = False) -> Desc:
-    return Desc(redis, kind, (_RENDER3 if resp3 else _RENDER)[kind])
+def _desc_for(redis: bytes, kind: str, proto: int = 2) -> Desc:
+    return Desc(redis, kind, RENDERERS[proto][kind])
 
 
 def _zrange_family(by_score: bool) -> Family:
-    """zrange/zrevrange (5th argument ``withscores``) and the by-score pair (last SSDB argument)."""
+    """zrange/zrevrange (5th argument ``withscores``) and the by-score pair (last SSDB argument).
 
-    def family(redis: bytes, resp3: bool) -> Callable[[list[bytes]], Desc]:
-        with_scores = _desc_for(redis, "pairs" if resp3 else "multi", resp3)
-        members = _desc_for(redis, "members", resp3)
+    ``withscores`` replies have the row's kind; the others are ``members``.
+    """
+
+    def family(redis: bytes, kind: str, proto: int) -> Callable[[list[bytes]], Desc]:
+        with_scores = _desc_for(redis, kind, proto)
+        members = _desc_for(redis, "members", proto)
         if by_score:
 
             def describe(ssdb_args: list[bytes]) -> Desc:
@@ -307,9 +326,8 @@ def _zrange_family(by_score: bool) -> Family:
 def _mget_family(first_key: int) -> Family:
     """mget/hmget: the descriptor keeps the requested keys (from ``first_key`` on) and their count."""
 
-    def family(redis: bytes, resp3: bool) -> Callable[[list[bytes]], Desc]:
-        render_mget = reply.render3_mget if resp3 else reply.render_mget
-        kind = redis.decode()
+    def family(redis: bytes, kind: str, proto: int) -> Callable[[list[bytes]], Desc]:
+        render_mget = reply.render3_mget if proto == 3 else reply.render_mget
 
         def describe(ssdb_args: list[bytes]) -> Desc:
             keys = ssdb_args[first_key:]
@@ -325,95 +343,124 @@ def _mget_family(first_key: int) -> Family:
     return family
 
 
+def _pop(ssdb: bytes, args: list[bytes]) -> list[bytes]:
+    """lpop/rpop: ``X key`` and ``X key count`` → ``ssdb key [count]``; a count of 0 → ``qsize key``.
+
+    ssdbpy, not SSDB (docs/compat.md): SSDB pops nothing for a count that
+    ``strtoull`` reads as 0 and writes the malformed ``$0\r\n``; ssdbpy asks the
+    list's size instead, to answer as Redis 7 (``*0``, or the null array for a
+    missing key).
+    """
+    if len(args) >= 3 and uint64(args[2]) == 0:
+        return [b"qsize", args[1]]
+    args[0] = ssdb
+    return args
+
+
+def _pop_family(redis: bytes, kind: str, proto: int) -> Callable[[list[bytes]], Desc]:
+    """lpop/rpop: the row's kind; ``pop_none`` for a count of 0, ``pop_count`` for a count of 2 or more.
+
+    A count of 1 pops one item as no count does (SSDB: ``ok item`` or ``not_found``).
+    """
+    one = _desc_for(redis, kind, proto)
+    none = _desc_for(redis, "pop_none", proto)
+    many = _desc_for(redis, "pop_count", proto)
+
+    def describe(ssdb_args: list[bytes]) -> Desc:
+        if len(ssdb_args) < 3:
+            return none if ssdb_args[0] == b"qsize" else one
+        return many if uint64(ssdb_args[2]) > 1 else one
+
+    return describe
+
+
 # --- the table ---------------------------------------------------------------------
 
-_Row = tuple[str, str, str, Rewrite, Family | None]
+_Row = tuple[str, str, str, str, Rewrite, Family | None]
 
-#: (redis name, ssdb name, reply type, rewrite, family-or-None), in SSDB's order
+#: (redis name, ssdb name, RESP2 reply kind, RESP3 reply kind, rewrite, family-or-None), in SSDB's order.
+#: The RESP2 kind is SSDB's reply type; the RESP3 kind is the type Redis 7.2 replies with after
+#: ``HELLO 3`` (checked live against redis-server: tests/integration/test_resp3.py).  For the
+#: zrange family it is the ``withscores`` kind (``members`` otherwise).
 _ROWS: list[_Row] = [
-    ("auth", "auth", "status", _auto, None),
-    ("ping", "ping", "ping", _auto, None),
-    ("get", "get", "bulk", _auto, None),
-    ("getset", "getset", "bulk", _auto, None),
-    ("set", "set", "status", _auto, None),
-    ("setnx", "setnx", "int", _auto, None),
-    ("exists", "exists", "int", _auto, None),
-    ("incr", "incr", "int", _auto, None),
-    ("decr", "decr", "int", _auto, None),
-    ("ttl", "ttl", "int", _auto, None),
-    ("expire", "expire", "int", _auto, None),
-    ("getbit", "getbit", "int", _auto, None),
-    ("setbit", "setbit", "int", _auto, None),
-    ("strlen", "strlen", "int", _auto, None),
-    ("bitcount", "bitcount", "int", _auto, None),
-    ("substr", "getrange", "bulk", _auto, None),
-    ("getrange", "getrange", "bulk", _auto, None),
-    ("keys", "keys", "multi", _auto, None),
-    ("hset", "hset", "int", _auto, None),
-    ("hget", "hget", "bulk", _auto, None),
-    ("hexists", "hexists", "int", _auto, None),
-    ("del", "multi_del", "int", _auto, None),
-    ("mset", "multi_set", "status", _auto, None),
-    ("incrby", "incr", "int", _auto, None),
-    ("decrby", "decr", "int", _auto, None),
-    ("hmset", "multi_hset", "status", _auto, None),
-    ("hdel", "multi_hdel", "int", _auto, None),
-    ("hmdel", "multi_hdel", "int", _auto, None),
-    ("hlen", "hsize", "int", _auto, None),
-    ("hincrby", "hincr", "int", _auto, None),
-    ("zcard", "zsize", "int", _auto, None),
-    ("zscore", "zget", "bulk", _auto, None),
-    ("zrem", "multi_zdel", "int", _auto, None),
-    ("zrank", "zrank", "int", _auto, None),
-    ("zrevrank", "zrrank", "int", _auto, None),
-    ("zcount", "zcount", "int", _auto, None),
-    ("zremrangebyrank", "zremrangebyrank", "int", _first_three, None),
-    ("zremrangebyscore", "zremrangebyscore", "int", _first_three, None),
-    ("mget", "multi_get", "mget", _auto, _mget_family(1)),
-    ("hmget", "multi_hget", "hmget", _auto, _mget_family(2)),
-    ("hgetall", "hgetall", "multi", _auto, None),
-    ("hkeys", "hkeys", "multi", _hkeys, None),
-    ("hvals", "hvals", "multi", _hkeys, None),
-    ("setex", "setx", "status", _swap_last_two, None),
-    ("zrange", "redis_zrange", "multi", _zrange, _zrange_family(False)),
-    ("zrevrange", "redis_zrrange", "multi", _zrange, _zrange_family(False)),
-    ("zadd", "multi_zset", "int", _zadd, None),
-    ("zincrby", "zincr", "bulk", _swap_last_two, None),
-    ("zrangebyscore", "zscan", "multi", _make_zrangebyscore(False), _zrange_family(True)),
-    ("zrevrangebyscore", "zrscan", "multi", _make_zrangebyscore(True), _zrange_family(True)),
-    ("lpush", "qpush_front", "int", _auto, None),
-    ("rpush", "qpush_back", "int", _auto, None),
-    ("lpop", "qpop_front", "bulk", _auto, None),
-    ("rpop", "qpop_back", "bulk", _auto, None),
-    ("llen", "qsize", "int", _auto, None),
-    ("lsize", "qsize", "int", _auto, None),
-    ("lindex", "qget", "bulk", _auto, None),
-    ("lset", "qset", "status", _auto, None),
-    ("lrange", "qslice", "multi", _auto, None),
+    ("auth", "auth", "status", "status", _auto, None),
+    ("ping", "ping", "ping", "ping", _auto, None),
+    ("get", "get", "bulk", "bulk", _auto, None),
+    ("getset", "getset", "bulk", "bulk", _auto, None),
+    ("set", "set", "status", "status", _auto, None),
+    ("setnx", "setnx", "int", "int", _auto, None),
+    ("exists", "exists", "int", "int", _auto, None),
+    ("incr", "incr", "int", "int", _auto, None),
+    ("decr", "decr", "int", "int", _auto, None),
+    ("ttl", "ttl", "int", "int", _auto, None),
+    ("expire", "expire", "int", "int", _auto, None),
+    ("getbit", "getbit", "int", "int", _auto, None),
+    ("setbit", "setbit", "int", "int", _auto, None),
+    ("strlen", "strlen", "int", "int", _auto, None),
+    ("bitcount", "bitcount", "int", "int", _auto, None),
+    ("substr", "getrange", "bulk", "bulk", _auto, None),
+    ("getrange", "getrange", "bulk", "bulk", _auto, None),
+    ("keys", "keys", "multi", "multi", _auto, None),
+    ("hset", "hset", "int", "int", _auto, None),
+    ("hget", "hget", "bulk", "bulk", _auto, None),
+    ("hexists", "hexists", "int", "int", _auto, None),
+    ("del", "multi_del", "int", "int", _auto, None),
+    ("mset", "multi_set", "status", "status", _auto, None),
+    ("incrby", "incr", "int", "int", _auto, None),
+    ("decrby", "decr", "int", "int", _auto, None),
+    ("hmset", "multi_hset", "status", "status", _auto, None),
+    ("hdel", "multi_hdel", "int", "int", _auto, None),
+    ("hmdel", "multi_hdel", "int", "int", _auto, None),
+    ("hlen", "hsize", "int", "int", _auto, None),
+    ("hincrby", "hincr", "int", "int", _auto, None),
+    ("zcard", "zsize", "int", "int", _auto, None),
+    ("zscore", "zget", "bulk", "double", _auto, None),
+    ("zrem", "multi_zdel", "int", "int", _auto, None),
+    ("zrank", "zrank", "int", "int", _auto, None),
+    ("zrevrank", "zrrank", "int", "int", _auto, None),
+    ("zcount", "zcount", "int", "int", _auto, None),
+    ("zremrangebyrank", "zremrangebyrank", "int", "int", _first_three, None),
+    ("zremrangebyscore", "zremrangebyscore", "int", "int", _first_three, None),
+    ("mget", "multi_get", "mget", "mget", _auto, _mget_family(1)),
+    ("hmget", "multi_hget", "hmget", "hmget", _auto, _mget_family(2)),
+    ("hgetall", "hgetall", "multi", "map", _auto, None),
+    ("hkeys", "hkeys", "multi", "multi", _hkeys, None),
+    ("hvals", "hvals", "multi", "multi", _hkeys, None),
+    ("setex", "setx", "status", "status", _swap_last_two, None),
+    ("zrange", "redis_zrange", "multi", "pairs", _zrange, _zrange_family(False)),
+    ("zrevrange", "redis_zrrange", "multi", "pairs", _zrange, _zrange_family(False)),
+    ("zadd", "multi_zset", "int", "int", _zadd, None),
+    ("zincrby", "zincr", "bulk", "double", _swap_last_two, None),
+    ("zrangebyscore", "zscan", "multi", "pairs", _make_zrangebyscore(False), _zrange_family(True)),
+    ("zrevrangebyscore", "zrscan", "multi", "pairs", _make_zrangebyscore(True), _zrange_family(True)),
+    ("lpush", "qpush_front", "int", "int", _auto, None),
+    ("rpush", "qpush_back", "int", "int", _auto, None),
+    ("lpop", "qpop_front", "bulk", "bulk", _pop, _pop_family),
+    ("rpop", "qpop_back", "bulk", "bulk", _pop, _pop_family),
+    ("llen", "qsize", "int", "int", _auto, None),
+    ("lsize", "qsize", "int", "int", _auto, None),
+    ("lindex", "qget", "bulk", "bulk", _auto, None),
+    ("lset", "qset", "status", "status", _auto, None),
+    ("lrange", "qslice", "multi", "multi", _auto, None),
 ]
 
 
-#: RESP3 reply types of the rows whose RESP2 type RESP3 can say better
-_RESP3_KIND = {b"hgetall": "map", b"zscore": "double", b"zincrby": "double"}
-
-
-def _build(resp3: bool) -> dict[bytes, Mapping]:
+def _build(proto: int) -> dict[bytes, Mapping]:
     table: dict[bytes, Mapping] = {}
-    for redis, ssdb, kind, rewrite, family in _ROWS:
+    for redis, ssdb, kind2, kind3, rewrite, family in _ROWS:
         name = redis.encode()
-        if resp3:
-            kind = _RESP3_KIND.get(name, kind)
+        kind = kind3 if proto == 3 else kind2
         if family is None:
-            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, _desc_for(name, kind, resp3), None)
+            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, _desc_for(name, kind, proto), None)
         else:
-            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, None, family(name, resp3))
+            table[name] = Mapping(name, ssdb.encode(), kind, rewrite, None, family(name, kind, proto))
     return table
 
 
 #: lowercased Redis name → :class:`Mapping` (SSDB 1.9.8's table, RESP2 replies)
-MAPPING: dict[bytes, Mapping] = _build(False)
+MAPPING: dict[bytes, Mapping] = _build(2)
 #: the same rows with RESP3 replies, for connections that said ``HELLO 3``
-MAPPING3: dict[bytes, Mapping] = _build(True)
+MAPPING3: dict[bytes, Mapping] = _build(3)
 
 
 # --- HELLO: the RESP3 handshake (ssdbpy extension) -----------------------------------
@@ -516,7 +563,7 @@ def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[
 # --- SLOWLOG (ssdbpy addition): Redis's reply shapes for the ``slowlog`` command ---------
 
 
-def _slowlog_mapping(resp3: bool) -> Mapping:
+def _slowlog_mapping(proto: int) -> Mapping:
     """``SLOWLOG GET [n]`` (Redis's nested entries), ``LEN`` (integer), ``RESET`` (``+OK``).
 
     Not a row of :data:`MAPPING`, which is SSDB's table: SSDB has no slowlog
@@ -524,10 +571,10 @@ def _slowlog_mapping(resp3: bool) -> Mapping:
     """
     by_sub = {
         b"get": Desc(b"slowlog", "slowlog", reply.render_slowlog),
-        b"len": _desc_for(b"slowlog", "int", resp3),
-        b"reset": _desc_for(b"slowlog", "status", resp3),
+        b"len": _desc_for(b"slowlog", "int", proto),
+        b"reset": _desc_for(b"slowlog", "status", proto),
     }
-    generic = GENERIC3 if resp3 else GENERIC
+    generic = GENERIC3 if proto == 3 else GENERIC
 
     def describe(ssdb_args: list[bytes]) -> Desc:
         return by_sub.get(ssdb_args[1].lower(), generic) if len(ssdb_args) > 1 else generic
@@ -541,7 +588,7 @@ def _slowlog_mapping(resp3: bool) -> Mapping:
 def _translator(table: dict[bytes, Mapping], generic: Desc) -> Callable[[list[bytes]], tuple[list[bytes], Desc]]:
     # the rows under their lowercase names, the upper-case names clients usually
     # send (saves a lower()) and HELLO
-    slowlog = _slowlog_mapping(generic is not GENERIC)
+    slowlog = _slowlog_mapping(2 if generic is GENERIC else 3)
     lookup = {**table, **{k.upper(): v for k, v in table.items()}, b"hello": _HELLO, b"HELLO": _HELLO,
               b"slowlog": slowlog, b"SLOWLOG": slowlog}
 

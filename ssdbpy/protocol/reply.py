@@ -20,6 +20,11 @@ type: nil is ``_\\r\\n`` (also inside mget/hmget arrays), hgetall is a map,
 scores are doubles (``,<score>\\r\\n``) and zrange-family ``withscores``
 replies are arrays of ``[member, score]`` pairs.  Arrays, integers, bulk
 strings, ``+OK`` and ``-ERR`` are the same bytes in both protocols.
+
+``LPOP``/``RPOP`` with a count (ssdbpy, not SSDB: docs/compat.md): the
+``render_pop_none``/``render_pop_count`` pairs reply as Redis 7 where SSDB
+writes the malformed ``$0\r\n``: ``*0`` for a count of 0 on an existing list,
+the null array (``*-1``; RESP3 ``_``) for a missing one.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ __all__ = [
     "render_members",
     "render_mget",
     "render_slowlog",
+    "render_pop_none",
+    "render_pop_count",
+    "render3_pop_none",
+    "render3_pop_count",
     "render3_failure",
     "render3",
     "render3_mget",
@@ -55,6 +64,8 @@ _OK = b"ok"
 #: what SSDB writes for a bulk/integer reply type when the ``ok`` reply has no payload
 EMPTY_BULK = b"$0\r\n\r\n"  # SSDB writes the malformed b"$0\r\n" (docs/compat.md)
 SERVER_ERROR = b"-ERR server error\r\n"
+EMPTY_ARRAY = b"*0\r\n"
+NULL_ARRAY = b"*-1\r\n"
 
 _HDR_CACHE = 4096
 _BULK_HDR = [b"$%d\r\n" % i for i in range(_HDR_CACHE)]
@@ -165,6 +176,31 @@ def render_mget(
     return b"".join(parts)
 
 
+def render_pop_none(blocks: Sequence[bytes], null: bytes = NULL_ARRAY) -> bytes:
+    """``LPOP``/``RPOP key 0`` from ``qsize key``'s reply: ``*0`` if the list has items, else ``null``.
+
+    Redis 7 answers a count of 0 with the empty array for an existing list and
+    the null array for a missing key (SSDB: the malformed ``$0\r\n``).
+    """
+    if blocks and blocks[0] == _OK:
+        return EMPTY_ARRAY if len(blocks) > 1 and blocks[1] != b"0" else null
+    return render_failure(blocks) if null is NULL_ARRAY else render3_failure(blocks)
+
+
+def render_pop_count(blocks: Sequence[bytes], null: bytes = NULL_ARRAY) -> bytes:
+    """``LPOP``/``RPOP key count`` (count of 2 or more): :func:`render_bulk`, the null array for no items.
+
+    SSDB replies with the first popped item only (a bulk string); a queue that
+    gave no item (a missing key) is ``null`` as in Redis 7, where SSDB writes
+    the malformed ``$0\r\n``.
+    """
+    if blocks and blocks[0] == _OK and len(blocks) == 1:
+        return null
+    if null is not NULL_ARRAY and blocks and blocks[0] == _NOT_FOUND:
+        return null
+    return render_bulk(blocks)
+
+
 # --- RESP3 ---------------------------------------------------------------------------
 
 #: the RESP3 null
@@ -233,6 +269,16 @@ def render3_pairs(blocks: Sequence[bytes]) -> bytes:
             parts += (b"*2\r\n", encode_bulk(blocks[i]), _score(blocks[i + 1]))
         return b"".join(parts)
     return render3_failure(blocks)
+
+
+def render3_pop_none(blocks: Sequence[bytes]) -> bytes:
+    """:func:`render_pop_none` in RESP3: the null ``_`` for a missing key."""
+    return render_pop_none(blocks, NULL)
+
+
+def render3_pop_count(blocks: Sequence[bytes]) -> bytes:
+    """:func:`render_pop_count` in RESP3: the null ``_`` for no items (and for ``not_found``)."""
+    return render_pop_count(blocks, NULL)
 
 
 # --- SLOWLOG (ssdbpy addition) ---------------------------------------------------------

@@ -149,6 +149,7 @@ _REDIS_OVERRIDES: dict[bytes, str] = {
     b"GETRANGE": "kii", b"KEYS": "kkl", b"ZADD": "ksfsf", b"ZINCRBY": "kzf", b"ZCOUNT": "kRR",
     b"ZRANGE": "kii", b"ZREVRANGE": "kii", b"ZRANGEBYSCORE": "kRR", b"ZREVRANGEBYSCORE": "kRR",
     b"ZREMRANGEBYRANK": "kii", b"ZREMRANGEBYSCORE": "kRR", b"LINDEX": "ki", b"LSET": "kiv", b"LRANGE": "kii",
+    b"LPOP": "kl", b"RPOP": "kl",  # the count (0: compat.md, "LPOP/RPOP with a count"); "too few" drops it
 }
 _REDIS_LEFT_OUT = {b"HELLO"}
 REDIS_COMMANDS: dict[bytes, str] = {

@@ -152,3 +152,14 @@ def test_malformed_empty_bulk_is_the_only_resp_leniency():
     assert equivalent(RESP, [b"LPOP", b"k", b"x"], b"$0\r\n<incomplete>", b"$0\r\n\r\n")
     assert not equivalent(RESP, [b"LPOP", b"k", b"x"], b"$0\r\n<incomplete>", b"$-1\r\n")
     assert not equivalent(SSDB, [b"get", b"k"], b"$0\r\n<incomplete>", b"$0\r\n\r\n")
+
+
+def test_pop_with_a_count_may_be_redis_arrays():
+    for ours in (b"*0\r\n", b"*-1\r\n"):
+        assert equivalent(RESP, [b"LPOP", b"k", b"0"], b"$0\r\n<incomplete>", ours)
+        assert equivalent(RESP, [b"rpop", b"k", b"3"], b"$0\r\n<incomplete>", ours)
+        assert not equivalent(RESP, [b"LPOP", b"k"], b"$0\r\n<incomplete>", ours)
+        assert not equivalent(RESP, [b"GET", b"k", b"0"], b"$0\r\n<incomplete>", ours)
+        assert not equivalent(SSDB, [b"qpop_front", b"k", b"0"], b"$0\r\n<incomplete>", ours)
+    assert not equivalent(RESP, [b"LPOP", b"k", b"0"], b"$1\r\na\r\n", b"*0\r\n")
+    assert not equivalent(RESP, [b"LPOP", b"k", b"0"], b"$0\r\n<incomplete>", b"*1\r\n$1\r\na\r\n")

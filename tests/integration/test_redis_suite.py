@@ -63,3 +63,15 @@ def test_prepare_refuses_a_copy_the_patches_do_not_fit(tmp_path):
         redis_suite.prepare(tmp_path / "src", tmp_path / "copy")
     with pytest.raises(SystemExit, match="no tests/test_helper.tcl"):
         redis_suite.prepare(tmp_path / "nowhere", tmp_path / "copy2")
+
+
+def test_prepare_with_a_seed(tmp_path):
+    _fake_tests(tmp_path / "src")
+    rel, old, _new = redis_suite.seed_patch(42)
+    with open(tmp_path / "src" / rel, "a") as f:
+        f.write(old)
+    dest = redis_suite.prepare(tmp_path / "src", tmp_path / "copy", seed=42)
+    text = (dest / "tests" / "test_helper.tcl").read_text()
+    assert "    set ::curfile $path\n    expr {srand(42)}\n    source $path\n" in text
+    plain = redis_suite.prepare(tmp_path / "src", tmp_path / "copy2")
+    assert "srand" not in (plain / "tests" / "test_helper.tcl").read_text()

@@ -18,6 +18,7 @@ from ssdbpy.commands.redis_compat import (
     MAPPING,
     MAPPING3,
     PROTOCOLS,
+    RENDERERS,
     Desc,
     Hello,
     c_atof,
@@ -388,7 +389,10 @@ def test_resp3_table_has_the_same_rows():
     for name, m in MAPPING.items():
         m3 = MAPPING3[name]
         assert (m3.redis, m3.ssdb, m3.rewrite) == (m.redis, m.ssdb, m.rewrite)
-        assert m3.reply == {b"hgetall": "map", b"zscore": "double", b"zincrby": "double"}.get(name, m.reply)
+        # the zrange family's kind is its ``withscores`` kind (``members`` without)
+        resp3_kinds = {b"hgetall": "map", b"zscore": "double", b"zincrby": "double", b"zrange": "pairs",
+                       b"zrevrange": "pairs", b"zrangebyscore": "pairs", b"zrevrangebyscore": "pairs"}
+        assert m3.reply == resp3_kinds.get(name, m.reply)
     assert b"hello" not in MAPPING and b"hello" not in MAPPING3
 
 
@@ -565,3 +569,78 @@ def test_resp3_connection_scenario():
     assert c.reply(True, [b"hello", b"2"], []).startswith(b"*14\r\n")
     assert c.reply(True, [b"get", b"a"], [b"not_found"]) == b"$-1\r\n"
     assert c.reply(True, [b"hgetall", b"h"], [b"ok", b"f", b"v"]) == b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+
+
+# --- one RESP2 and one RESP3 renderer per reply kind ------------------------------------------
+
+#: (kind, SSDB reply blocks, RESP2 bytes or None when RESP2 has no such kind, RESP3 bytes, as Redis 7.2)
+KIND_CASES = [
+    ("ping", [b"ok"], b"+PONG\r\n", b"+PONG\r\n"),
+    ("status", [b"ok", b"1"], b"+OK\r\n", b"+OK\r\n"),
+    ("status", [b"not_found"], b"$-1\r\n", b"_\r\n"),
+    ("bulk", [b"ok", b"v"], b"$1\r\nv\r\n", b"$1\r\nv\r\n"),
+    ("bulk", [b"not_found"], b"$-1\r\n", b"_\r\n"),
+    ("int", [b"ok", b"-7"], b":-7\r\n", b":-7\r\n"),
+    ("int", [b"not_found"], b"$-1\r\n", b"_\r\n"),
+    ("multi", [b"ok", b"a", b"1"], b"*2\r\n$1\r\na\r\n$1\r\n1\r\n", b"*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+    ("multi", [b"ok"], b"*0\r\n", b"*0\r\n"),
+    ("members", [b"ok", b"a", b"1", b"b", b"2"], b"*2\r\n$1\r\na\r\n$1\r\nb\r\n", b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+    ("pop_none", [b"ok", b"2"], b"*0\r\n", b"*0\r\n"),
+    ("pop_none", [b"ok", b"0"], b"*-1\r\n", b"_\r\n"),
+    ("pop_count", [b"ok"], b"*-1\r\n", b"_\r\n"),
+    ("pop_count", [b"ok", b"x", b"y"], b"$1\r\nx\r\n", b"$1\r\nx\r\n"),
+    ("map", [b"ok", b"f", b"v"], None, b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"),
+    ("map", [b"not_found"], None, b"_\r\n"),
+    ("double", [b"ok", b"-9223372036854775808"], None, b",-9223372036854775808\r\n"),
+    ("double", [b"not_found"], None, b"_\r\n"),
+    ("pairs", [b"ok", b"a", b"1", b"b", b"-2"], None,
+     b"*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,-2\r\n"),
+    ("pairs", [b"ok"], None, b"*0\r\n"),
+]
+
+
+@pytest.mark.parametrize("kind, blocks, resp2, resp3", KIND_CASES)
+def test_reply_kind_renderers(kind, blocks, resp2, resp3):
+    if resp2 is None:
+        assert kind not in RENDERERS[2]
+    else:
+        assert RENDERERS[2][kind](blocks) == resp2
+    assert RENDERERS[3][kind](blocks) == resp3
+    assert RENDERERS[3][kind]([b"error", b"e"]) == b"-ERR e\r\n"
+
+
+def test_every_reply_kind_has_a_case():
+    assert {case[0] for case in KIND_CASES} == set(RENDERERS[3])
+    assert set(RENDERERS[2]) <= set(RENDERERS[3])
+
+
+@pytest.mark.parametrize(
+    "args, ssdb_args, kind",
+    [
+        ([b"LPOP", b"l"], [b"qpop_front", b"l"], "bulk"),
+        ([b"rpop", b"l", b"1"], [b"qpop_back", b"l", b"1"], "bulk"),
+        ([b"lpop", b"l", b"0"], [b"qsize", b"l"], "pop_none"),
+        ([b"RPOP", b"l", b"0"], [b"qsize", b"l"], "pop_none"),
+        ([b"lpop", b"l", b"x"], [b"qsize", b"l"], "pop_none"),  # strtoull: 0, as SSDB reads it
+        ([b"lpop", b"l", b"0", b"extra"], [b"qsize", b"l"], "pop_none"),
+        ([b"lpop", b"l", b"2"], [b"qpop_front", b"l", b"2"], "pop_count"),
+        ([b"rpop", b"l", b"-1"], [b"qpop_back", b"l", b"-1"], "pop_count"),  # strtoull: UINT64_MAX
+        ([b"lpop"], [b"qpop_front"], "bulk"),
+    ],
+)
+@pytest.mark.parametrize("tr_", [translate, translate3])
+def test_pop_with_a_count(tr_, args, ssdb_args, kind):
+    got, desc = tr_(list(args))
+    assert got == ssdb_args
+    assert desc.kind == kind
+
+
+def test_pop_count_zero_replies_as_redis():
+    # an existing list (qsize > 0): the empty array; a missing key: the null array (RESP3: null)
+    assert translate([b"lpop", b"l", b"0"])[1].render([b"ok", b"3"]) == b"*0\r\n"
+    assert translate([b"lpop", b"l", b"0"])[1].render([b"ok", b"0"]) == b"*-1\r\n"
+    assert translate3([b"rpop", b"l", b"0"])[1].render([b"ok", b"3"]) == b"*0\r\n"
+    assert translate3([b"rpop", b"l", b"0"])[1].render([b"ok", b"0"]) == b"_\r\n"
+    # a count of 2 or more on a missing key (SSDB: ok with no item)
+    assert translate([b"rpop", b"l", b"5"])[1].render([b"ok"]) == b"*-1\r\n"
+    assert translate3([b"rpop", b"l", b"5"])[1].render([b"ok"]) == b"_\r\n"

@@ -14,6 +14,8 @@ from ssdbpy.protocol.reply import (
     render3_map,
     render3_mget,
     render3_pairs,
+    render3_pop_count,
+    render3_pop_none,
     render_bulk,
     render_failure,
     render_generic,
@@ -22,6 +24,8 @@ from ssdbpy.protocol.reply import (
     render_mget,
     render_multibulk,
     render_ping,
+    render_pop_count,
+    render_pop_none,
     render_status,
 )
 
@@ -223,3 +227,37 @@ def test_resp3_render_accepts_any_blocks(head, rest):
     for render in ALL3:
         for blocks in (head, [b"ok", *rest], [b"not_found", *rest]):
             assert isinstance(render(blocks), bytes)
+
+
+# --- LPOP/RPOP with a count (Redis 7's replies where SSDB writes the malformed $0) ---------------
+
+
+@pytest.mark.parametrize(
+    "blocks, resp2, resp3",
+    [
+        ([b"ok", b"3"], b"*0\r\n", b"*0\r\n"),  # qsize of an existing list
+        ([b"ok", b"0"], b"*-1\r\n", b"_\r\n"),  # a missing key
+        ([b"ok"], b"*-1\r\n", b"_\r\n"),  # no size: nothing to pop
+        ([b"error", b"boom"], b"-ERR boom\r\n", b"-ERR boom\r\n"),
+        ([b"not_found"], b"$-1\r\n", b"_\r\n"),
+        ([], b"", b""),
+    ],
+)
+def test_pop_none(blocks, resp2, resp3):
+    assert render_pop_none(blocks) == resp2
+    assert render3_pop_none(blocks) == resp3
+
+
+@pytest.mark.parametrize(
+    "blocks, resp2, resp3",
+    [
+        ([b"ok"], b"*-1\r\n", b"_\r\n"),  # nothing popped: a missing key
+        ([b"ok", b"a", b"b"], b"$1\r\na\r\n", b"$1\r\na\r\n"),  # SSDB: the first popped item
+        ([b"not_found"], b"$-1\r\n", b"_\r\n"),
+        ([b"error", b"boom"], b"-ERR boom\r\n", b"-ERR boom\r\n"),
+        ([], b"", b""),
+    ],
+)
+def test_pop_count(blocks, resp2, resp3):
+    assert render_pop_count(blocks) == resp2
+    assert render3_pop_count(blocks) == resp3
