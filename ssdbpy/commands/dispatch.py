@@ -83,7 +83,7 @@ def run(ctx: Context, cmd: Command, args: list[bytes], queued: float = 0.0):
         return cmd.arity_error().blocks()
     if is_write:
         gate = ctx.server.write_gate
-        if gate.held:
+        if gate.held and gate.owner is not ctx:  # (a transaction holding it runs its own writes)
             queued = queued or perf_counter()
             gate.wait()  # flushdb runs: the connection brought this request to its greenlet
         sp = ctx.savepoint = ctx.db.savepoint()
