@@ -53,6 +53,11 @@ class Server:
         )
         self.state.output_limit = srv.output_limit
         self.state.settings = settings
+        self.state.replica_read_only = srv.replica_read_only
+        self.state.replica_priority = srv.replica_priority
+        # the links of the config start later (apps.server); the slaveof command refreshes this
+        self.state.replica_refuses = srv.replica_read_only and any(
+            so.type == "sync" for so in settings.replication.slaveof)
         self.state.conf_path = settings.conf_path
         self.state.slowlog = SlowLog(srv.slowlog_timeout, srv.slowlog_max_len)
         for entry in srv.allow:
