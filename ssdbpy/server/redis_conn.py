@@ -315,17 +315,23 @@ class RedisConn:
 
         From an event-loop callback nothing else runs until EXEC ends, and the
         writes are staged together: the group commit writes them in one
-        LevelDB batch.  On the greenlet (a command that may wait), the
-        commands run in an atomic section: other writes wait, readers see none
-        of the transaction's writes until it ends.
+        LevelDB batch.  On the greenlet (a queued command may wait or run
+        long), the write gate is held: no other client's write runs between
+        the queued commands, but other clients' reads may run while one of
+        them waits and see the writes before it.
         """
         queue, dirty = self._multi, self._multi_dirty
         self._end_multi()
         if dirty:
             return _EXECABORT
         if in_greenlet:
-            with self.ctx.atomic_section():
+            gate = self.state.write_gate
+            gate.wait()
+            gate.hold(self.ctx)  # no other client's write between the queued commands
+            try:
                 parts, wrote = self._run_queue(queue)
+            finally:
+                gate.release()
         else:
             parts, wrote = self._run_queue(queue)
         if wrote:

@@ -266,3 +266,53 @@ def test_sentinel_failover_transaction_queues_and_runs(server):
     finally:
         c.close()
         other.close()
+
+
+def test_exec_with_a_command_that_waits_runs_on_the_greenlet(server):
+    c = Raw(server.port)
+    try:
+        assert c.call("MULTI") == b"+OK\r\n"
+        for req in (["SET", "x1", "1"], ["KEYS", "x", "y", "10"], ["COMPACT"], ["GET", "x1"], ["HSET", "h", "f", "v"]):
+            assert c.call(*req) == b"+QUEUED\r\n"
+        assert c.call("EXEC") == b"*5\r\n+OK\r\n*1\r\n$2\r\nx1\r\n*0\r\n$1\r\n1\r\n:1\r\n"
+        assert c.call("SET", "after", "1") == b"+OK\r\n"  # the write gate was released
+    finally:
+        c.close()
+
+
+def test_transaction_queue_is_bounded(server_factory):
+    node = server_factory("node", server={"client_output_buffer_limit": "1mb 0 0"})
+    c = Raw(node.port)
+    try:
+        assert c.call("MULTI") == b"+OK\r\n"
+        big = "v" * 100_000
+        replies = []
+        with pytest.raises((ConnectionError, OSError)):
+            for i in range(20):
+                replies.append(c.call("SET", f"k{i}", big))
+        assert replies[:5] == [b"+QUEUED\r\n"] * 5 and len(replies) <= 11
+    finally:
+        c.close()
+    with redis.Redis(port=node.port) as r:
+        assert r.ping() is True and r.get("k0") is None
+
+
+def test_a_subscriber_that_does_not_read_is_disconnected(server_factory):
+    node = server_factory("node", server={"client_output_buffer_limit": "1mb 0 0"})
+    sub = socket.socket()
+    sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sub.connect(("127.0.0.1", node.port))
+    pub = Raw(node.port)
+    try:
+        sub.sendall(encode(["SUBSCRIBE", "ch"]))
+        wait_for(lambda: pub.call("PUBSUB", "NUMSUB", "ch").endswith(b":1\r\n"), what="the subscription")
+        msg = "m" * 100_000
+        for _ in range(200):  # 20 MB to a client that reads nothing
+            if pub.call("PUBLISH", "ch", msg) == b":0\r\n":
+                break
+        wait_for(lambda: pub.call("PUBSUB", "NUMSUB", "ch").endswith(b":0\r\n"), what="the subscriber dropped")
+        assert pub.call("PING") == b"+PONG\r\n"
+    finally:
+        sub.close()
+        pub.close()
+    assert "over the hard client_output_buffer_limit" in node.log_path.read_text()
