@@ -550,7 +550,7 @@ def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[
     * ``AUTH username password`` runs SSDB's ``auth`` command; a user other
       than ``default`` or a refused password → ``-WRONGPASS``;
     * without AUTH the connection must already be authenticated (``-NOAUTH``);
-    * ``SETNAME`` is accepted and ignored (ssdbpy has no CLIENT command);
+    * ``SETNAME`` is checked here and applied by the connection (CLIENT SETNAME's name);
     * the reply lists server, version, proto, id, mode, role and modules: a
       flat array for protocol 2, a map for 3.
     """
