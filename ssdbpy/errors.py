@@ -19,6 +19,8 @@ OUT_OF_RANGE = b"out_of_range"
 MSG_WRONG_ARGS = b"wrong number of arguments"
 MSG_UNKNOWN_COMMAND = b"Unknown Command: "
 MSG_FORBIDDEN_COMMAND = b"Forbidden Command: "
+#: a client write on a replica with server.replica_read_only (Redis's text; RESP renders it ``-READONLY …``)
+MSG_READONLY_REPLICA = b"READONLY You can't write against a read only replica."
 MSG_AUTH_REQUIRED = b"authentication required."
 MSG_INVALID_PASSWORD = b"invalid password"
 MSG_NOT_INTEGER = b"value is not an integer or out of range"

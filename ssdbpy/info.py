@@ -95,3 +95,58 @@ class ProcessStats:
 
 def cmd_text(calls: int, time_wait: float, time_proc: float) -> bytes:
     return b"calls: %d\ttime_wait: %.0f\ttime_proc: %.0f" % (calls, time_wait, time_proc)
+
+
+# --- Redis's INFO layout, for RESP clients (ssdbpy addition: docs/compat.md, "INFO over RESP") ---
+
+#: the sections ssdbpy fills, in Redis's order (``ssdb`` last: SSDB's own figures)
+REDIS_SECTIONS = ("server", "clients", "memory", "stats", "replication", "keyspace", "ssdb")
+#: what ``INFO`` and ``INFO default`` show (Redis's default set, less the sections ssdbpy has none of)
+REDIS_DEFAULT = ("server", "clients", "memory", "stats", "replication", "keyspace")
+#: the words that select sections besides their names
+REDIS_ALL_WORDS = (b"all", b"everything", b"default")
+
+Fields = list[tuple[str, object]]
+
+
+def redis_wanted(args: list[bytes]) -> list[str] | None:
+    """The sections ``INFO [section ...]`` asks for, in Redis's order; None if an argument is no Redis word.
+
+    ``all``/``everything`` select every section, ``default`` (or no argument)
+    :data:`REDIS_DEFAULT`; names are case-insensitive.  Redis answers an
+    unknown section with an empty text; ssdbpy passes such requests to SSDB's
+    ``info`` instead (None), which takes any argument (``cmd``, ``range``, …).
+    """
+    if not args:
+        return list(REDIS_DEFAULT)
+    chosen: set[str] = set()
+    for a in args:
+        w = a.lower()
+        if w in (b"all", b"everything"):
+            chosen.update(REDIS_SECTIONS)
+        elif w == b"default":
+            chosen.update(REDIS_DEFAULT)
+        elif w.decode("latin-1") in REDIS_SECTIONS:
+            chosen.add(w.decode("latin-1"))
+        else:
+            return None
+    return [s for s in REDIS_SECTIONS if s in chosen]
+
+
+def redis_render(sections: list[tuple[str, Fields]]) -> bytes:
+    """Redis's INFO text: ``# Title`` then ``name:value`` lines, CRLF ends, an empty line between sections."""
+    parts = []
+    for title, fields in sections:
+        lines = [b"# " + title.encode()]
+        for k, v in fields:
+            lines.append(k.encode() + b":" + (v if isinstance(v, bytes) else str(v).encode()))
+        parts.append(b"\r\n".join(lines) + b"\r\n")
+    return b"\r\n".join(parts)
+
+
+def human_bytes(n: int) -> str:
+    """Redis's ``bytesToHuman``: ``895.34K``, ``11.60M``, ``123B``."""
+    for unit, size in (("P", 1 << 50), ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size:
+            return "%.2f%s" % (n / size, unit)
+    return "%dB" % n

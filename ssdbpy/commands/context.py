@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -111,6 +112,28 @@ class ServerState:
         self.write_gate = WriteGate()
         #: requests slower than server.slowlog_timeout (off by default; the server installs its own)
         self.slowlog = SlowLog()
+        #: Redis's INFO ``run_id`` (new per process) and ``master_replid``: 40 hex characters
+        self.run_id = os.urandom(20).hex()
+        self.replid = os.urandom(20).hex()
+        #: the port the server listens on (set by the server once it listens) and its config file
+        self.tcp_port = 0
+        self.conf_path = ""
+        #: the settings the server runs with (CONFIG GET/SET/REWRITE; set by the server)
+        self.settings: Any = None
+        #: ssdb.conf key → value text, for what CONFIG SET changed (CONFIG REWRITE writes them)
+        self.config_changes: dict[str, str] = {}
+        #: connections accepted since start (INFO's total_connections_received)
+        self.connections_received = 0
+        #: client id → live connection (CLIENT LIST/KILL, INFO); the server layer fills it
+        self.clients: dict[int, Any] = {}
+        #: channel and pattern subscriptions (PUBLISH/SUBSCRIBE; the server layer installs one)
+        self.pubsub: Any = None
+        #: server.replica_read_only: writes are refused while a ``type: sync`` slaveof link exists
+        self.replica_read_only = False
+        #: True when writes are refused for that reason (kept current by whoever changes links)
+        self.replica_refuses = False
+        #: INFO's slave_priority (Sentinel promotes the lowest non-zero one)
+        self.replica_priority = 100
 
     def total_calls(self) -> int:
         from ssdbpy.commands.registry import COMMANDS

@@ -14,6 +14,8 @@ log = logging.getLogger("ssdbpy.dispatch")
 
 _NOAUTH = [errors.NOAUTH, errors.MSG_AUTH_REQUIRED]
 _SERVER_ERROR = [errors.ERROR, b"server error"]
+#: a write on a replica with server.replica_read_only (RESP: ``-READONLY …``, protocol/reply.py)
+_READONLY_REPLICA = [errors.CLIENT_ERROR, errors.MSG_READONLY_REPLICA]
 
 #: a failure site's traceback is logged once; repeats log one line at most this often (s)
 REPEAT_INTERVAL = 10.0
@@ -75,15 +77,19 @@ def run(ctx: Context, cmd: Command, args: list[bytes], queued: float = 0.0):
     if not ctx.authed and cmd.name != b"auth":
         return _NOAUTH
     is_write = cmd.is_write
-    if is_write and ctx.server.readonly:
-        cmd.calls += 1
-        return [errors.CLIENT_ERROR, errors.MSG_FORBIDDEN_COMMAND + cmd.name]
+    if is_write and (ctx.server.readonly or ctx.server.replica_refuses):
+        if ctx.server.readonly:
+            cmd.calls += 1
+            return [errors.CLIENT_ERROR, errors.MSG_FORBIDDEN_COMMAND + cmd.name]
+        if cmd.name != b"slaveof":  # a read-only replica can still be pointed at another master
+            cmd.calls += 1
+            return _READONLY_REPLICA
     if len(args) < cmd.arity:
         cmd.calls += 1
         return cmd.arity_error().blocks()
     if is_write:
         gate = ctx.server.write_gate
-        if gate.held:
+        if gate.held and gate.owner is not ctx:  # (a transaction holding it runs its own writes)
             queued = queued or perf_counter()
             gate.wait()  # flushdb runs: the connection brought this request to its greenlet
         sp = ctx.savepoint = ctx.db.savepoint()

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ssdbpy import errors
+from ssdbpy import errors, info
 from ssdbpy.cnum import uint64
 from ssdbpy.commands.context import Context
 from ssdbpy.commands.dispatch import execute
@@ -41,7 +41,9 @@ __all__ = [
     "GENERIC",
     "GENERIC3",
     "PROTOCOLS",
+    "ConnRequest",
     "Hello",
+    "REDIS_ONLY",
     "hello",
     "translate",
     "translate3",
@@ -466,11 +468,11 @@ MAPPING3: dict[bytes, Mapping] = _build(3)
 # --- HELLO: the RESP3 handshake (ssdbpy extension) -----------------------------------
 
 
-class Hello(Exception):
-    """Raised by the translators for ``HELLO``: a request about the connection, not for SSDB.
+class ConnRequest(Exception):
+    """Raised by the translators for a Redis command SSDB does not have: the connection answers it.
 
-    The connection answers it with :func:`hello` instead of the dispatcher.
-    ``request`` is the RESP request as received.
+    Costs nothing on the common path (raised only for these names).
+    ``request`` is the RESP request as received.  See :data:`REDIS_ONLY`.
     """
 
     def __init__(self, request: list[bytes]) -> None:
@@ -478,11 +480,35 @@ class Hello(Exception):
         self.request = request
 
 
+class Hello(ConnRequest):
+    """``HELLO``: answered with :func:`hello` instead of the dispatcher."""
+
+
 def _hello(ssdb: bytes, args: list[bytes]) -> list[bytes]:
     raise Hello(args)
 
 
 _HELLO = Mapping(b"hello", b"", "hello", _hello, GENERIC, None)
+
+#: Redis commands SSDB 1.9.8 does not have (it answers ``-ERR Unknown Command``), answered by the
+#: connection with Redis's replies (ssdbpy additions: docs/compat.md, "Redis commands for Sentinel")
+REDIS_ONLY = frozenset((
+    b"echo", b"command", b"client", b"config", b"script", b"quit",
+    b"publish", b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"pubsub",
+    b"multi", b"exec", b"discard",
+))
+
+
+def _conn_request(ssdb: bytes, args: list[bytes]) -> list[bytes]:
+    raise ConnRequest(args)
+
+
+def _info(ssdb: bytes, args: list[bytes]) -> list[bytes]:
+    """``INFO`` with no argument or Redis section words only: Redis's layout; other arguments: SSDB's info."""
+    if info.redis_wanted(args[1:]) is not None:
+        raise ConnRequest(args)
+    args[0] = ssdb
+    return args
 
 MSG_NOPROTO = b"-NOPROTO " + errors.MSG_HELLO_NOPROTO + b"\r\n"
 MSG_WRONGPASS = b"-WRONGPASS " + errors.MSG_HELLO_WRONGPASS + b"\r\n"
@@ -524,7 +550,7 @@ def hello(ctx: Context, args: list[bytes], proto: int, client_id: int) -> tuple[
     * ``AUTH username password`` runs SSDB's ``auth`` command; a user other
       than ``default`` or a refused password → ``-WRONGPASS``;
     * without AUTH the connection must already be authenticated (``-NOAUTH``);
-    * ``SETNAME`` is accepted and ignored (ssdbpy has no CLIENT command);
+    * ``SETNAME`` is checked here and applied by the connection (CLIENT SETNAME's name);
     * the reply lists server, version, proto, id, mode, role and modules: a
       flat array for protocol 2, a map for 3.
     """
@@ -589,8 +615,11 @@ def _translator(table: dict[bytes, Mapping], generic: Desc) -> Callable[[list[by
     # the rows under their lowercase names, the upper-case names clients usually
     # send (saves a lower()) and HELLO
     slowlog = _slowlog_mapping(2 if generic is GENERIC else 3)
-    lookup = {**table, **{k.upper(): v for k, v in table.items()}, b"hello": _HELLO, b"HELLO": _HELLO,
-              b"slowlog": slowlog, b"SLOWLOG": slowlog}
+    extra = {b"hello": _HELLO, b"slowlog": slowlog, b"info": Mapping(b"info", b"info", "generic", _info, generic, None)}
+    for name in REDIS_ONLY:
+        extra[name] = Mapping(name, b"", "conn", _conn_request, generic, None)
+    extra.update({k.upper(): v for k, v in extra.items()})
+    lookup = {**table, **{k.upper(): v for k, v in table.items()}, **extra}
 
     def translate(args: list[bytes]) -> tuple[list[bytes], Desc]:
         name = args[0]

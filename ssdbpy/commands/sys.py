@@ -329,6 +329,9 @@ def slaveof(ctx, args):
         uint64(last_seq) if last_seq else None,
         last_key if last_key else None,
     )
+    from ssdbpy.commands.redis_cmds import refresh_replica_refusal  # (redis_cmds imports this module)
+
+    refresh_replica_refusal(ctx.server)
     return OK_ONLY
 
 

@@ -41,6 +41,8 @@ SCHEMA: Schema = {
         "slowlog_timeout": LEAF,
         "slowlog_max_len": LEAF,
         "client_output_buffer_limit": LEAF,
+        "replica_read_only": LEAF,
+        "replica_priority": LEAF,
     },
     "replication": {
         "binlog": {"capacity": LEAF},

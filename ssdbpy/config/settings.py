@@ -54,6 +54,10 @@ class ServerSettings:
     slowlog_timeout: float = 0.0  # milliseconds, 0 = off
     slowlog_max_len: int = 128  # entries the slowlog command keeps (ssdbpy addition)
     output_limit: "OutputLimit" = field(default_factory=lambda: OutputLimit())
+    #: refuse client writes while a ``type: sync`` slaveof link exists (ssdbpy addition; SSDB: writable)
+    replica_read_only: bool = False
+    #: INFO's slave_priority: Redis Sentinel promotes the replica with the lowest, never 0 (ssdbpy addition)
+    replica_priority: int = 100
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,18 @@ def _server(node: Node) -> ServerSettings:
         slowlog_timeout=max(0.0, read_float(node, "server.slowlog_timeout", 0.0, "milliseconds")),
         slowlog_max_len=_slowlog_max_len(node),
         output_limit=_output_limit(node.get("server.client_output_buffer_limit")),
+        replica_read_only=read_bool(node, "server.replica_read_only", False),
+        replica_priority=_replica_priority(node),
     )
+
+
+def _replica_priority(node: Node) -> int:
+    n = read_int(node, "server.replica_priority", 100, "")
+    if n < 0:
+        leaf = node.get("server.replica_priority")
+        assert leaf is not None
+        raise bad_value(leaf, "server.replica_priority", "an integer >= 0 (0: never promoted)")
+    return n
 
 
 def _slowlog_max_len(node: Node) -> int:

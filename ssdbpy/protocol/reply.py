@@ -61,6 +61,8 @@ __all__ = [
 ]
 
 _OK = b"ok"
+#: errors.MSG_READONLY_REPLICA (protocol imports nothing from ssdbpy's other layers)
+_READONLY_REPLICA = b"READONLY You can't write against a read only replica."
 #: what SSDB writes for a bulk/integer reply type when the ``ok`` reply has no payload
 EMPTY_BULK = b"$0\r\n\r\n"  # SSDB writes the malformed b"$0\r\n" (docs/compat.md)
 SERVER_ERROR = b"-ERR server error\r\n"
@@ -77,6 +79,8 @@ def render_failure(blocks: Sequence[bytes]) -> bytes:
         return b""
     status = blocks[0]
     if status == b"error" or status == b"fail" or status == b"client_error":
+        if len(blocks) > 1 and blocks[1] == _READONLY_REPLICA:  # Redis's own error code
+            return b"-" + _READONLY_REPLICA + CRLF
         return b"-ERR " + (blocks[1] if len(blocks) > 1 else b"") + CRLF
     if status == b"not_found":
         return NIL

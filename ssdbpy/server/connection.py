@@ -24,7 +24,7 @@ import socket
 import struct
 from collections import deque
 from functools import partial
-from time import perf_counter
+from time import monotonic, perf_counter
 
 import gevent
 from gevent.event import Event
@@ -38,6 +38,7 @@ from ssdbpy.errors import ERROR, ProtocolError
 from ssdbpy.protocol.sniff import RequestParser
 from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.server.commit import CommitFailed, GroupCommit
+from ssdbpy.server.redis_conn import EXEC, RedisConn
 
 log = logging.getLogger("ssdbpy.conn")
 
@@ -138,7 +139,7 @@ class Link:
             pass
 
 
-class Connection:
+class Connection(RedisConn):
     """The state of one client connection and its callbacks.
 
     Replies leave in request order through one queue: a chunk of replies that
@@ -156,7 +157,11 @@ class Connection:
         "_desc", "_proto", "_client_id", "_held", "_wake", "_drained", "_in_greenlet", "closed", "_closing",
         "_counted", "_backlog", "_queued", "_limit", "_soft_timer", "_writes", "_aborts",
         "_reads0", "_staged0", "_parts",
+        # Redis connection state (redis_conn.RedisConn)
+        "_name", "_lib", "_born", "_last", "_channels", "_patterns", "_multi", "_multi_bytes", "_multi_dirty",
+        "_quit",
     )
+    _direct_rows = None  # set below: _DIRECT
 
     #: chunks of replies waiting for commits before the connection stops reading
     MAX_DEFERRED = 4
@@ -188,7 +193,17 @@ class Connection:
         self._direct = _DIRECT[2]
         self._desc = None  # RESP descriptor of the last RESP request (sticky, as SSDB)
         self._proto = 2  # RESP version of the replies: 3 after HELLO 3 (translate then renders RESP3)
-        self._client_id = 0  # given on the first HELLO
+        self._client_id = next(redis_compat.client_ids)  # Redis's CLIENT ID (HELLO reports it too)
+        self._name = b""  # CLIENT SETNAME
+        self._lib: dict[bytes, bytes] = {}  # CLIENT SETINFO
+        self._born = self._last = monotonic()  # CLIENT LIST's age and idle
+        self._channels: dict | None = None  # SUBSCRIBE: channel → None, in order
+        self._patterns: dict | None = None  # PSUBSCRIBE
+        self._multi: list | None = None  # the queued requests after MULTI
+        self._multi_bytes = 0
+        self._multi_dirty = False  # a request was refused at queue time: EXEC aborts
+        self._quit = False  # close once the replies so far are sent (QUIT, CLIENT KILL of itself)
+        state.clients[self._client_id] = self
         self._held: tuple | None = None  # a request for the greenlet: (args, perf_counter()) or (Backend,)
         self._wake = Event()  # the greenlet has work (or the connection ended)
         self._drained = Event()  # every reply so far was handed to the socket
@@ -243,14 +258,18 @@ class Connection:
         first = held[0]
         engine = self.engine
         self._reads0, self._staged0 = engine.overlay_reads, engine.staged_total
-        if first.__class__ is not Backend:
+        if first is EXEC:
+            self._out.append(self._exec(True))
+            first = None
+        elif first.__class__ is not Backend:
             if first[0] in _WRITES:
                 self._note_write()
             first = execute(self.ctx, first, held[1])
         if first.__class__ is Backend:
             backend = first
         else:
-            self._add_rendered(first, held[0][0] in _WRITES)
+            if first is not None:
+                self._add_rendered(first, held[0][0] in _WRITES)
             backend = self._process(True)
             while backend is None and self._backlog:
                 self._flush()  # replies waiting to be sent: the rest runs after them
@@ -321,6 +340,7 @@ class Connection:
         """Execute the requests received, send their replies, and hand over or close as they say."""
         engine = self.engine
         self._reads0, self._staged0 = engine.overlay_reads, engine.staged_total
+        self._last = monotonic()
         try:
             r = self._process(False)
             self._flush()
@@ -382,13 +402,19 @@ class Connection:
                 else:
                     try:
                         args, desc = self._translate(args)
-                    except redis_compat.Hello as hello:  # costs nothing until a client says HELLO
-                        self._client_id = self._client_id or next(redis_compat.client_ids)
-                        text, self._proto = redis_compat.hello(ctx, hello.request, self._proto, self._client_id)
-                        self._translate, desc = redis_compat.PROTOCOLS[self._proto]
-                        direct = self._direct = _DIRECT[self._proto]
+                    except redis_compat.ConnRequest as req:  # costs nothing until a client sends one
+                        text = self._conn_request(req, in_greenlet)
+                        desc = redis_compat.PROTOCOLS[self._proto][1]
+                        if text is None:  # EXEC of a command that may wait: on the greenlet
+                            self._desc = desc
+                            self._held = (EXEC, perf_counter())
+                            return True
+                        direct = self._direct
                         out.append(text)
                         room -= len(text)
+                        if self._quit:
+                            self._desc = desc
+                            return False
                         continue
             if cmd is None:
                 cmd = commands_get(args[0])
@@ -630,12 +656,13 @@ class Connection:
 
     def _stop(self) -> None:
         self.close()
+        self._forget()
         self._reader.close()
         self._writer.close()
         if self._counted:
             self.state.links -= 1
         try:
-            if self._closing and _unacked(self.sock):
+            if self._closing and (self._quit or _unacked(self.sock)):
                 # replies still in the kernel's send buffer: a normal close delivers them,
                 # where the reset SSDB closes with (linger {1, 0}) would discard them
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_OFF)
@@ -648,6 +675,9 @@ class Connection:
             pass
 
 
+Connection._direct_rows = _DIRECT
+
+
 def serve_connection(state: ServerState, group: GroupCommit, sock, address) -> None:
     """Serve one accepted connection (runs on its own greenlet until the connection ends)."""
     if not state.ipfilter.check(address[0]):
@@ -655,4 +685,5 @@ def serve_connection(state: ServerState, group: GroupCommit, sock, address) -> N
         return
     configure_socket(sock)
     state.links += 1
+    state.connections_received += 1
     Connection(state, group, sock, address).serve()

@@ -52,6 +52,13 @@ class Server:
             readonly=srv.readonly,
         )
         self.state.output_limit = srv.output_limit
+        self.state.settings = settings
+        self.state.replica_read_only = srv.replica_read_only
+        self.state.replica_priority = srv.replica_priority
+        # the links of the config start later (apps.server); the slaveof command refreshes this
+        self.state.replica_refuses = srv.replica_read_only and any(
+            so.type == "sync" for so in settings.replication.slaveof)
+        self.state.conf_path = settings.conf_path
         self.state.slowlog = SlowLog(srv.slowlog_timeout, srv.slowlog_max_len)
         for entry in srv.allow:
             self.state.ipfilter.add_allow(entry)
@@ -91,6 +98,7 @@ class Server:
         self._server = StreamServer((srv.ip, srv.port), self._handle, backlog=BACKLOG)
         self._server.init_socket()
         self.address = self._server.address[:2]
+        self.state.tcp_port = self.address[1]
         self._server.start()
         self.group.start()
         self.background.start()
