@@ -297,8 +297,7 @@ def _reopen_log() -> None:
 
 def _wire_replication(settings: Settings, srv: Server):
     """Attach replication (the sync140 command, slave links) to the server."""
-    import ssdbpy.replication.master  # noqa: F401  (registers sync140)
-    from ssdbpy.replication.manager import Replication
+    from ssdbpy.replication.manager import Replication  # also registers sync140
 
     repl = Replication(srv.db, sync_speed=settings.replication.sync_speed)
     repl.write_gate = srv.state.write_gate
@@ -312,11 +311,8 @@ def _wire_replication(settings: Settings, srv: Server):
 
 
 def _start_slaves(settings: Settings, repl) -> None:
-    from ssdbpy.replication.manager import SlaveConfig
-
     for s in settings.replication.slaveof:
-        repl.add_slave(SlaveConfig(id=s.id, host=s.host, port=s.port, type=s.type, auth=s.auth,
-                                   recv_timeout=float(s.recv_timeout)))
+        repl.add_slave(s)
 
 
 def _stop_quietly(srv: Server) -> None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
-
 import gevent
 from gevent.event import Event
 
@@ -28,11 +26,9 @@ from ssdbpy.cnum import uint64
 from ssdbpy.commands.registry import BACKEND, Backend, command
 from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.replication import wire
+from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
-
-if TYPE_CHECKING:
-    from ssdbpy.replication.manager import Replication
 
 log = logging.getLogger("ssdbpy.repl.master")
 
@@ -46,7 +42,7 @@ _BINLOG_END = b"\x02"
 
 
 class SyncSession:
-    def __init__(self, repl: "Replication", link, last_seq: int, last_key: bytes, mirror: bool) -> None:
+    def __init__(self, repl: Host, link, last_seq: int, last_key: bytes, mirror: bool) -> None:
         self.repl = repl
         self.db = repl.db
         self.link = link
@@ -54,7 +50,7 @@ class SyncSession:
         self.last_seq = last_seq
         self.last_key = last_key
         self.mirror = mirror
-        self.status = "INIT"
+        self.status = LinkState.INIT
         self.wake = Event()
         self.sent_bytes = 0
         self._skipped = 0
@@ -141,7 +137,7 @@ class SyncSession:
                 self._copy(start_after=upto)
         elif self.last_seq and not self.last_key and self._in_window(self.last_seq):
             log.info("sync recover from seq %d", self.last_seq)
-            self.status = "SYNC"
+            self.status = LinkState.SYNC
             self._emit(wire.copy_end(self.last_seq))
         else:
             if self.last_seq or self.last_key:
@@ -165,7 +161,7 @@ class SyncSession:
 
     def _copy(self, start_after: bytes | None) -> None:
         """Copy every data record after ``start_after`` from one snapshot, then copy_end."""
-        self.status = "COPY"
+        self.status = LinkState.COPY
         db = self.db
         snap = db.engine.snapshot()
         seq = db.binlog.max_seq  # the snapshot's position (no staged writes remain)
@@ -193,7 +189,7 @@ class SyncSession:
         if chunk:
             self.last_key = k
             self._emit(b"".join(chunk))
-        self.status = "SYNC"
+        self.status = LinkState.SYNC
         self.last_key = b""
         self._emit(wire.copy_end(seq))
         self._flush()

@@ -36,10 +36,12 @@ import gevent
 from gevent import socket
 
 from ssdbpy.protocol.ssdb import PacketReader
-from ssdbpy.cnum import int64, uint64
+from ssdbpy.cnum import uint64
+from ssdbpy.config.settings import SlaveofSettings
 from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.replication import wire
-from ssdbpy.replication.manager import SlaveConfig
+from ssdbpy.replication.apply import APPLY
+from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
 
@@ -80,11 +82,11 @@ class Reconnect(Exception):
 
 
 class Slave:
-    def __init__(self, repl, cfg: SlaveConfig, last_seq: int | None = None, last_key: bytes | None = None) -> None:
+    def __init__(self, repl: Host, cfg: SlaveofSettings, last_seq: int | None = None, last_key: bytes | None = None) -> None:
         self.repl = repl
         self.db = repl.db
         self.cfg = cfg
-        self.status = "DISCONNECTED"
+        self.status = LinkState.DISCONNECTED
         self.copy_count = 0
         self.sync_count = 0
         self._status_key = b"slave.status." + cfg.id.encode()
@@ -157,7 +159,7 @@ class Slave:
             self._greenlet.kill(timeout=2)
             self._greenlet = None
         self._close()
-        self.status = "DISCONNECTED"
+        self.status = LinkState.DISCONNECTED
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -181,7 +183,7 @@ class Slave:
             except Exception:
                 log.exception("[%s] replication error", self.cfg.id)
             self._close()
-            self.status = "DISCONNECTED"
+            self.status = LinkState.DISCONNECTED
             gevent.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
@@ -192,7 +194,7 @@ class Slave:
         self._sock = sock
         sock.setsockopt(_pysocket.IPPROTO_TCP, _pysocket.TCP_NODELAY, 1)
         sock.setsockopt(_pysocket.SOL_SOCKET, _pysocket.SO_KEEPALIVE, 1)
-        self.status = "INIT"
+        self.status = LinkState.INIT
         reader = PacketReader()
         sock.settimeout(cfg.recv_timeout)
         if cfg.auth:
@@ -295,7 +297,7 @@ class Slave:
             if rec.key == wire.OUT_OF_SYNC_KEY:
                 # heal: forget the position and ask for a fresh full copy
                 log.warning("[%s] OUT_OF_SYNC at seq %d: starting over with a full copy", self.cfg.id, rec.seq)
-                self.status = "OUT_OF_SYNC"
+                self.status = LinkState.OUT_OF_SYNC
                 self.last_seq = 0
                 self.last_key = b""
                 self._save()
@@ -303,7 +305,7 @@ class Slave:
             return False
         if t == bl.COPY:
             if rec.cmd == bl.BEGIN:
-                self.status = "COPY"
+                self.status = LinkState.COPY
                 log.info("[%s] copy begin", self.cfg.id)
                 # the old position is void: if the link breaks before the first item, start over
                 self.last_seq = 0
@@ -312,17 +314,17 @@ class Slave:
                 return True
             if rec.cmd == bl.END:
                 log.info("[%s] copy end at seq %d (%d records)", self.cfg.id, rec.seq, self.copy_count)
-                self.status = "SYNC"
+                self.status = LinkState.SYNC
                 self.last_key = b""
                 return True
-            self.status = "COPY"
+            self.status = LinkState.COPY
             self.copy_count += 1
             self._apply(rec, pkt)
             self.last_seq = rec.seq
             self.last_key = rec.key
             return True
         if t in (bl.SYNC, bl.MIRROR):
-            self.status = "SYNC"
+            self.status = LinkState.SYNC
             self.sync_count += 1
             self._apply(rec, pkt)
             self.last_seq = rec.seq
@@ -330,61 +332,19 @@ class Slave:
         return False
 
     def _apply(self, rec: bl.Record, pkt: list[bytes]) -> None:
-        db = self.db
-        cmd = rec.cmd
-        key = rec.key
         value = pkt[1] if len(pkt) > 1 else None
-        if cmd in wire.SET_LIKE and value is None:
+        if rec.cmd in wire.SET_LIKE and value is None:
+            return
+        fn = APPLY.get(rec.cmd)
+        if fn is None:
+            log.warning("[%s] unknown binlog cmd %d", self.cfg.id, rec.cmd)
             return
         # records are stamped with this link's type (not db.origin(): this runs per record)
-        binlog = db.binlog
+        binlog = self.db.binlog
         prev_type = binlog.type
         binlog.type = self.btype
         try:
-            if cmd == bl.KSET:
-                if key[:1] == b"k":
-                    db.kv.set(key[1:], value)
-            elif cmd == bl.KDEL:
-                if key[:1] == b"k":
-                    db.kv.delete(key[1:])
-            elif cmd in (bl.HSET, bl.HDEL):
-                hk = keys.decode_hash(key)
-                if hk is None:
-                    return
-                if cmd == bl.HSET:
-                    db.hash.set(hk[0], hk[1], value)
-                else:
-                    db.hash.delete(hk[0], hk[1])
-            elif cmd in (bl.ZSET, bl.ZDEL):
-                zk = keys.decode_zset(key)
-                if zk is None:
-                    return
-                if cmd == bl.ZSET:
-                    db.zset.set(zk[0], zk[1], int64(value))
-                else:
-                    db.zset.delete(zk[0], zk[1])
-            elif cmd in (bl.QPUSH_BACK, bl.QPUSH_FRONT, bl.QSET):
-                qk = keys.decode_qitem(key)
-                if qk is None or not (keys.QITEM_MIN_SEQ <= qk[1] < keys.QITEM_MAX_SEQ):
-                    return  # e.g. the copied front/back pointer records
-                if cmd != bl.QSET:
-                    name, seq = qk
-                    if rec.type == bl.COPY and db.queue.get_by_seq(name, seq) == value:
-                        # already held, same item at the same sequence: a mirror peer copying
-                        # back what it got from here (SSDB pushes it a second time)
-                        return
-                    # onto an empty queue the item keeps the master's sequence (SSDB's slave
-                    # restarts at 0x3FFFFFFFFFFFFFFF): a later QSET, which names the item by
-                    # sequence, then finds it even if the copied queue did not start there
-                    db.queue.push(name, [value], cmd == bl.QPUSH_BACK, first_seq=seq)
-                else:
-                    db.queue.set_by_seq(qk[0], qk[1], value)
-            elif cmd == bl.QPOP_FRONT:
-                db.queue.pop_front(key)
-            elif cmd == bl.QPOP_BACK:
-                db.queue.pop_back(key)
-            else:
-                log.warning("[%s] unknown binlog cmd %d", self.cfg.id, cmd)
+            fn(self.db, rec, value)
         finally:
             binlog.type = prev_type
 
