@@ -88,6 +88,8 @@ class Hash:
         if old != value:
             eng.put(hk, value)
             self.binlog.add(_HSET, hk)
+        elif self.binlog.versions is not None:
+            self.binlog.add(_HSET, hk)  # versioned: the write is newer even with the same value
         return 0
 
     def delete(self, name: bytes, field: bytes) -> int:
@@ -97,6 +99,8 @@ class Hash:
         hk = b"h" + _LEN[len(name)] + name + b"=" + field
         eng = self.engine
         if eng.get(hk) is None:
+            if self.binlog.versions is not None:
+                self.binlog.add(_HDEL, hk)  # versioned: a tombstone beats older writes elsewhere
             return 0
         eng.delete(hk)
         self.binlog.add(_HDEL, hk)

@@ -119,6 +119,8 @@ class ZSet:
         new_raw = str(score).encode()
         if old is not None:
             if old == new_raw:
+                if self.binlog.versions is not None:
+                    self.binlog.add(bl.ZSET, mk)  # versioned: the write is newer even with the same score
                 return 0
             engine.delete(keys.encode_zscore(name, member, int64(old)))
             new = 0
@@ -139,6 +141,8 @@ class ZSet:
         mk = keys.encode_zset(name, member)
         old = self.engine.get(mk)
         if old is None:
+            if self.binlog.versions is not None:
+                self.binlog.add(bl.ZDEL, mk)  # versioned: a tombstone beats older writes elsewhere
             return 0
         self.engine.delete(mk)
         self.engine.delete(keys.encode_zscore(name, member, int64(old)))
