@@ -39,15 +39,17 @@ from ssdbpy.protocol.ssdb import PacketReader
 from ssdbpy.cnum import uint64
 from ssdbpy.config.settings import SlaveofSettings
 from ssdbpy.protocol.ssdb import encode_ssdb
-from ssdbpy.replication import wire
+from ssdbpy.replication import converge, wire
 from ssdbpy.replication.apply import APPLY
 from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
+from ssdbpy.storage.versions import VERSIONED_CMDS
 
 log = logging.getLogger("ssdbpy.repl.slave")
 
 CONNECT_TIMEOUT = 5.0
+PROBE_TIMEOUT = 3.0  # s to wait for the answer to a convergent offer
 MAX_BACKOFF = 5.0
 RECV_SIZE = 64 << 10  # larger reads cost an mmap each
 #: packets applied per batch before the slave commits and lets the other greenlets run
@@ -103,6 +105,10 @@ class Slave:
         self.btype = bl.MIRROR if cfg.mirror else bl.SYNC
         self._wipe_needed = False
         self._busy_since = time.monotonic()
+        #: the master's node id once it accepted a convergent offer (this process), else None
+        self.peer_id: int | None = None
+        #: the current session streams convergent records
+        self.convergent = False
 
     # --- position ---------------------------------------------------------------
     def _load(self) -> Position:
@@ -148,6 +154,7 @@ class Slave:
             f"    last_seq   : {self.last_seq}\n"
             f"    copy_count : {self.copy_count}\n"
             f"    sync_count : {self.sync_count}"
+            + ("\n    mode       : convergent" if self.convergent else "")
         ).encode()
 
     # --- lifecycle ----------------------------------------------------------------
@@ -178,6 +185,9 @@ class Slave:
             except Reconnect as exc:
                 log.info("[%s] %s, reconnect...", self.cfg.id, exc)
                 backoff = 1.0
+                if self.peer_id is not None and not self.convergent:
+                    self._close()
+                    continue  # switching to convergent mode: at once
             except (OSError, ConnectionError, _pysocket.timeout) as exc:
                 log.info("[%s] link to %s:%d failed: %s", self.cfg.id, self.cfg.host, self.cfg.port, exc)
             except Exception:
@@ -203,9 +213,27 @@ class Slave:
             if not reply or reply[0] != b"ok":
                 gevent.sleep(1)
                 raise Reconnect(f"auth failed: {reply!r}")
-        sock.sendall(encode_ssdb([b"sync140", str(self.last_seq).encode(), self.last_key,
-                                  b"mirror" if cfg.mirror else b"sync"]))
-        log.info("[%s] sync140 from seq %d key %r", cfg.id, self.last_seq, self.last_key)
+        self.convergent = False
+        request = [b"sync140", str(self.last_seq).encode(), self.last_key, b"mirror" if cfg.mirror else b"sync"]
+        versions = self.db.binlog.versions
+        if cfg.mirror and versions is not None:
+            if self.peer_id is not None:
+                # known to be an ssdbpy peer: offer on this link, then the extended sync140
+                sock.sendall(encode_ssdb(self._offer()))
+                reply = self._read_one(sock, reader)
+                if self._accepted(reply):
+                    self.convergent = True
+                    request.append(str(versions.node_id).encode())
+                else:
+                    self.peer_id = None
+            sock.sendall(encode_ssdb(request))
+            if not self.convergent and self._probe():
+                # an ssdbpy master that versions its writes: start over in convergent mode
+                raise Reconnect("the master offers convergent mirroring")
+        else:
+            sock.sendall(encode_ssdb(request))
+        log.info("[%s] sync140 from seq %d key %r%s", cfg.id, self.last_seq, self.last_key,
+                 " (convergent)" if self.convergent else "")
         while True:
             try:
                 data = sock.recv(RECV_SIZE)
@@ -217,6 +245,38 @@ class Slave:
             while self._process_all(reader, APPLY_SLICE):
                 self._let_clients_in()
             self._let_clients_in()
+
+    def _offer(self) -> list[bytes]:
+        return [converge.OFFER, str(self.db.binlog.versions.node_id).encode(), converge.PROTO]
+
+    def _accepted(self, reply: list[bytes] | None) -> bool:
+        """The master accepted the convergent offer (remembers its node id)."""
+        if reply and len(reply) >= 3 and reply[0] == b"ok" and reply[1].isdigit() and reply[2] == converge.PROTO:
+            self.peer_id = int(reply[1])
+            return True
+        return False
+
+    def _probe(self) -> bool:
+        """Ask the master, on a second connection, whether it takes convergent links.
+
+        The sync link's first request stays SSDB's plain ``sync140`` (an SSDB master,
+        or anything that speaks only sync140, sees nothing new on it); its records
+        wait in the socket until the answer.  A real SSDB master answers the offer
+        with ``client_error``; no answer within PROBE_TIMEOUT counts as no.
+        """
+        cfg = self.cfg
+        try:
+            with socket.create_connection((cfg.host, cfg.port), timeout=CONNECT_TIMEOUT) as probe:
+                probe.settimeout(PROBE_TIMEOUT)
+                reader = PacketReader()
+                if cfg.auth:
+                    probe.sendall(encode_ssdb([b"auth", cfg.auth.encode()]))
+                    self._read_one(probe, reader)
+                probe.sendall(encode_ssdb(self._offer()))
+                return self._accepted(self._read_one(probe, reader))
+        except (OSError, _pysocket.timeout) as exc:
+            log.info("[%s] convergent probe: %s", cfg.id, exc)
+            return False
 
     def _let_clients_in(self) -> None:
         """Give the server's clients a turn after BUSY_SLICE seconds of applying.
@@ -333,6 +393,15 @@ class Slave:
 
     def _apply(self, rec: bl.Record, pkt: list[bytes]) -> None:
         value = pkt[1] if len(pkt) > 1 else None
+        if self.convergent and len(pkt) == 3 and rec.cmd in VERSIONED_CMDS:
+            binlog = self.db.binlog
+            prev_type = binlog.type
+            binlog.type = self.btype
+            try:
+                converge.merge(self.db, rec, pkt[1], pkt[2])
+            finally:
+                binlog.type = prev_type
+            return
         if rec.cmd in wire.SET_LIKE and value is None:
             return
         fn = APPLY.get(rec.cmd)
