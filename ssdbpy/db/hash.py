@@ -23,6 +23,7 @@ from ssdbpy.db.slices import Cooperate, noop
 from ssdbpy.db.zset import list_names
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
+from ssdbpy.storage.versions import incrementing
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -122,7 +123,8 @@ class Hash:
             if cur is None:
                 raise errors.ServerError(errors.MSG_NOT_INTEGER)
             new = wrap_int64(cur + by)
-        self.set(name, field, str(new).encode())
+        with incrementing(self.binlog, by, old):
+            self.set(name, field, str(new).encode())
         return new
 
     # --- ordered iteration -------------------------------------------------------

@@ -23,6 +23,7 @@ from ssdbpy.db.slices import STEP, Cooperate, collect, noop, skip
 from ssdbpy.db.slices import count as count_items
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
+from ssdbpy.storage.versions import incrementing
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -154,7 +155,8 @@ class ZSet:
         """Add ``by`` to the score (missing = 0, int64 wrap-around) and store it; the new score."""
         cur = self.score(name, member)
         new = by if cur is None else wrap_int64(cur + by)
-        self.set(name, member, new)
+        with incrementing(self.binlog, by, self.get(name, member)):
+            self.set(name, member, new)
         return new
 
     # --- ordered iteration -------------------------------------------------------

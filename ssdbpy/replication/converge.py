@@ -16,6 +16,7 @@ from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.replication import wire
 from ssdbpy.replication.apply import APPLY
 from ssdbpy.storage import binlog as bl
+from ssdbpy.storage import crdt
 from ssdbpy.storage.versions import DEL_CMD, SET_CMD, VERSIONED_CMDS, ZERO, Version
 
 #: the request that offers a convergent link, and its protocol version
@@ -41,14 +42,16 @@ def state_of(db, key: bytes, snapshot=None) -> tuple[bytes | None, Version]:
 def state_packet(seq: int, btype: int, key: bytes, value: bytes | None, version: Version) -> bytes | None:
     """The packet carrying one item's state, or None when there is nothing to tell."""
     if value is None:
-        if version.order() == (0, 0):
+        if version.order() == (0, 0) and version.counter is None:
             return None  # never written, or deleted before versioning: nothing to ship
         cmd = DEL_CMD.get(key[0])
-        version = version._replace(tomb=True)
+        if version.counter is None:
+            version = version._replace(tomb=True)
         value = b""
     else:
         cmd = SET_CMD.get(key[0])
-        version = version._replace(tomb=False)
+        if version.counter is None:
+            version = version._replace(tomb=False)
     if cmd is None:
         return None
     return encode_ssdb([bl.encode_header(seq, btype, cmd, key), value, version.encode()])
@@ -68,6 +71,8 @@ def merge(db, rec: bl.Record, value: bytes, raw_version: bytes) -> bool:
         return False
     local = versions.get(key)
     local_value = db.engine.get(key)
+    if version.counter is not None or local.counter is not None:
+        return _merge_counter(db, rec, value, version, local, local_value)
     mine = local.order() if (local is not ZERO or local_value is not None) else _NEVER
     theirs = version.order()
     if theirs < mine:
@@ -79,6 +84,31 @@ def merge(db, rec: bl.Record, value: bytes, raw_version: bytes) -> bool:
     cmd = DEL_CMD[key[0]] if version.tomb else SET_CMD[key[0]]
     with db.stamped(version.stamp, version.origin):
         APPLY[cmd](db, rec, None if version.tomb else value)
+    return True
+
+
+def _merge_counter(db, rec: bl.Record, value: bytes, version: Version, local: Version,
+                   local_value: bytes | None) -> bool:
+    """Join two states of which at least one carries increments (storage/crdt.py)."""
+    versions = db.binlog.versions
+    theirs = version.as_counter(None if version.tomb else value)
+    for _s, t in theirs.totals.values():
+        versions.clock.observe(t)
+    mine = local.as_counter(local_value)
+    (stamp, origin), c = crdt.join(local.order(), mine, version.order(), theirs)
+    merged = Version(stamp, origin, c.base is None, c)
+    if merged == local:
+        return False
+    new_value = crdt.value((stamp, origin), c)
+    key = rec.key
+    versions.next_record = merged.encode()
+    try:
+        if new_value is None:
+            APPLY[DEL_CMD[key[0]]](db, rec, None)
+        else:
+            APPLY[SET_CMD[key[0]]](db, rec, new_value)
+    finally:
+        versions.next_record = None
     return True
 
 
@@ -96,7 +126,7 @@ def copy_records(data_it, version_it, seq: int, peer_id: int):
     vnext = next(version_it, None)
 
     def tombstone(dk: bytes, version: Version):
-        if version.tomb and version.origin != peer_id:
+        if version.tomb and (version.origin != peer_id or version.counter is not None):
             return state_packet(seq, bl.COPY, dk, None, version)
         return None
 
@@ -117,7 +147,7 @@ def copy_records(data_it, version_it, seq: int, peer_id: int):
             vnext = next(version_it, None)
         if cmd == bl.QPUSH_BACK:
             yield k, encode(cmd, k, v)
-        elif ver.origin != peer_id:
+        elif ver.origin != peer_id or ver.counter is not None:
             pkt = state_packet(seq, bl.COPY, k, v, ver)
             if pkt is not None:
                 yield k, pkt

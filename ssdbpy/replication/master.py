@@ -260,7 +260,7 @@ class SyncSession:
         cmd = rec.cmd
         if self.peer_id is not None and cmd in VERSIONED_CMDS:
             value, ver = converge.state_of(self.db, rec.key)
-            if ver.origin != self.peer_id:  # else the peer wrote it: it has it, or newer
+            if ver.origin != self.peer_id or ver.counter is not None:  # else the peer has it, or newer
                 pkt = converge.state_packet(rec.seq, rec.type, rec.key, value, ver)
                 if pkt is not None:
                     self._emit(pkt)

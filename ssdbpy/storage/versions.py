@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import NamedTuple
+from contextlib import contextmanager
+from typing import Iterator, NamedTuple
 
 from ssdbpy.storage import binlog as bl
+from ssdbpy.storage.crdt import Counter, normalize
 from ssdbpy.storage.engine import Engine
 from ssdbpy.storage.hlc import HLC
 
 PREFIX = b"\x03"
 PREFIX_END = b"\x04"
 _V = struct.Struct("<QQB")
-TOMBSTONE = 1
+TOMBSTONE = 1  # flag: the base write deleted the item
+COUNTER = 2  # flag: a crdt.Counter follows (the item was incremented)
 
 #: binlog cmd -> does it leave a tombstone (only these cmds' items are versioned)
 VERSIONED_CMDS: dict[int, bool] = {
@@ -38,22 +41,36 @@ CEILING_KEY = b"ssdbpy.hlc.ceiling"
 
 
 class Version(NamedTuple):
+    """An item's version record: the version of its base write, and its counter state if any."""
+
     stamp: int
     origin: int
     tomb: bool = False
+    counter: Counter | None = None
 
     def order(self) -> tuple[int, int]:
         return self.stamp, self.origin
 
     def encode(self) -> bytes:
-        return _V.pack(self.stamp, self.origin, TOMBSTONE if self.tomb else 0)
+        flags = (TOMBSTONE if self.tomb else 0) | (COUNTER if self.counter is not None else 0)
+        head = _V.pack(self.stamp, self.origin, flags)
+        return head if self.counter is None else head + self.counter.encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> "Version":
-        if len(raw) != _V.size:
+        if len(raw) < _V.size:
             raise ValueError("bad version record")
-        s, o, f = _V.unpack(raw)
-        return cls(s, o, bool(f & TOMBSTONE))
+        s, o, f = _V.unpack_from(raw)
+        counter = Counter.decode(raw[_V.size:]) if f & COUNTER else None
+        if counter is None and len(raw) != _V.size:
+            raise ValueError("bad version record")
+        return cls(s, o, bool(f & TOMBSTONE), counter)
+
+    def as_counter(self, value: bytes | None) -> Counter:
+        """The counter state, or that of a plain item holding ``value`` (no increments)."""
+        if self.counter is not None:
+            return self.counter
+        return Counter(None if self.tomb else value)
 
 
 ZERO = Version(0, 0, False)
@@ -89,6 +106,20 @@ def load_clock(meta: Engine, now_ms) -> HLC:
     return HLC(now_ms, ceiling, save)
 
 
+@contextmanager
+def incrementing(binlog, by: int, value_before: bytes | None) -> Iterator[None]:
+    """The write inside the block is an increment by ``by`` (on a node that versions its writes)."""
+    versions = binlog.versions
+    if versions is None:
+        yield
+        return
+    versions.announce_incr(by, value_before)
+    try:
+        yield
+    finally:
+        versions.pending_incr = None
+
+
 class Versions:
     """Writes and reads item versions; ``Binlog.add`` calls ``stamp`` for every record."""
 
@@ -98,20 +129,62 @@ class Versions:
         self.node_id = node_id
         #: while set, writes carry this version instead of a new local one (replicated applies)
         self.override: tuple[int, int] | None = None
+        #: while set, the next write stores this version record as is (a merged counter state)
+        self.next_record: bytes | None = None
+        self.pending_incr: int | None = None
+        self._value_before: bytes | None = None
         self.tombstones_written = 0
 
     def stamp(self, cmd: int, data_key: bytes) -> None:
+        """Stage the version record of a write of ``data_key`` (its value already staged).
+
+        A replicated change (``override``) carries its own version, or a whole record
+        (``next_record``); a local one takes a new stamp.  A local ``incr`` (announced
+        with ``pending_incr``) adds to this node's counter total; a plain write of an
+        incremented item becomes its new base, having seen every total known here.
+        """
         tomb = VERSIONED_CMDS.get(cmd)
         if tomb is None:
             return
+        vk = PREFIX + data_key
+        rec = self.next_record
+        if rec is not None:
+            self.next_record = None
+            self.engine.put(vk, rec)
+            return
         o = self.override
-        if o is None:
-            v = _V.pack(self.clock.tick(), self.node_id, TOMBSTONE if tomb else 0)
-        else:
-            v = _V.pack(o[0], o[1], TOMBSTONE if tomb else 0)
+        if o is not None:
+            self.engine.put(vk, _V.pack(o[0], o[1], TOMBSTONE if tomb else 0))
+            return
+        stamp = self.clock.tick()
+        incr = self.pending_incr
+        self.pending_incr = None
+        old_raw = self.engine.get(vk)
         if tomb:
             self.tombstones_written += 1
-        self.engine.put(PREFIX + data_key, v)
+        if incr is None and (old_raw is None or len(old_raw) == _V.size):
+            self.engine.put(vk, _V.pack(stamp, self.node_id, TOMBSTONE if tomb else 0))
+            return
+        old = Version.decode(old_raw) if old_raw is not None else ZERO
+        if incr is None:  # a plain write of an incremented item: the new base
+            c = old.counter
+            assert c is not None
+            new = Counter(None if tomb else self.engine.get(data_key), dict(c.totals), dict(c.totals))
+            self.engine.put(vk, Version(stamp, self.node_id, tomb, new).encode())
+            return
+        # an increment: the base stays, this node's total grows (the value was written by
+        # the caller as the old value + incr, which is what the state now computes)
+        c = old.as_counter(self._value_before)
+        self._value_before = None
+        normalize(old.order(), c)
+        total = c.totals.get(self.node_id, (0, 0))[0]
+        c.totals[self.node_id] = (total + incr, stamp)
+        self.engine.put(vk, Version(old.stamp, old.origin, old.tomb, c).encode())
+
+    def announce_incr(self, by: int, value_before: bytes | None) -> None:
+        """The next ``stamp`` records an increment by ``by`` of an item that held ``value_before``."""
+        self.pending_incr = by
+        self._value_before = value_before
 
     def get(self, data_key: bytes, snapshot=None) -> Version:
         """The item's version (``ZERO`` when it has none)."""

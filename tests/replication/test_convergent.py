@@ -287,3 +287,60 @@ def test_versioned_data_dir_opens_in_ssdb_with_the_same_user_data(server_factory
         assert c("hsize", "h2") == [b"ok", b"0"] and c("zsize", "z2") == [b"ok", b"0"]
         assert c("keys", "", "", "100") == [b"ok", b"a", b"t"]
         assert c("exists", "gone") == [b"ok", b"0"]
+
+
+@pytest.mark.timeout(90)
+def test_concurrent_increments_on_three_masters_add_up(server_factory):
+    """incr/decr/hincr/zincr on the same items on three masters at once, one link cut midway:
+    no increment is lost."""
+    a = server_factory("a", start=False)
+    b = server_factory("b", start=False)
+    c = server_factory("c", start=False)
+    proxy = FaultProxy(b.port).start()  # a's link to b
+    try:
+        a.write_config([mirror(b, "b", proxy.port), mirror(c, "c")])
+        b.write_config([mirror(a, "a"), mirror(c, "c")])
+        c.write_config([mirror(a, "a"), mirror(b, "b")])
+        nodes = [a, b, c]
+        for n in nodes:
+            n.start()
+        wait_convergent(nodes, links=2)
+        sums = {"incr": 0, "hincr": 0, "zincr": 0}
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def run(node, seed: int) -> None:
+            rnd = random.Random(seed)
+            try:
+                with node.client() as cl:
+                    for i in range(300):
+                        by = rnd.randint(-3, 9)
+                        cmd = rnd.choice(["incr", "decr", "hincr", "zincr"])
+                        if cmd in ("incr", "decr"):
+                            assert cl(cmd, "n", str(by))[0] == b"ok"
+                            key, by = "incr", by if cmd == "incr" else -by
+                        elif cmd == "hincr":
+                            assert cl("hincr", "h", "n", str(by))[0] == b"ok"
+                            key = "hincr"
+                        else:
+                            assert cl("zincr", "z", "n", str(by))[0] == b"ok"
+                            key = "zincr"
+                        with lock:
+                            sums[key] += by
+                        if i == 150 and seed == 0:
+                            proxy.cut()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(n, i)) for i, n in enumerate(nodes)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        snap = converge(nodes, timeout=30)
+        assert snap["kv"][b"n"] == str(sums["incr"]).encode()
+        assert snap["hash"][b"h"] == [(b"n", str(sums["hincr"]).encode())]
+        assert snap["zset"][b"z"] == [(b"n", str(sums["zincr"]).encode())]
+    finally:
+        proxy.close()
