@@ -344,3 +344,39 @@ def test_concurrent_increments_on_three_masters_add_up(server_factory):
         assert snap["zset"][b"z"] == [(b"n", str(sums["zincr"]).encode())]
     finally:
         proxy.close()
+
+
+@pytest.mark.timeout(90)
+def test_two_masters_mset_the_same_keys_at_once(server_factory):
+    """Two masters run multi_set on the same 2,000 keys at the same moment, three rounds:
+    every key ends the same on both (with one of the values written in the last round)."""
+    a = server_factory("a", start=False)
+    b = server_factory("b", start=False)
+    a.write_config([mirror(b, "b")])
+    b.write_config([mirror(a, "a")])
+    a.start()
+    b.start()
+    wait_convergent([a, b], links=1)
+    names = [b"m%04d" % i for i in range(2000)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(node, tag: bytes) -> None:
+        try:
+            with node.client() as c:
+                for r in range(3):
+                    args = [x for k in names for x in (k, b"%s-%d-%s" % (tag, r, k))]
+                    barrier.wait(10)
+                    assert c("multi_set", *args)[0] == b"ok"
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n, n.name.encode())) for n in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    snap = converge([a, b], timeout=30)
+    assert sorted(snap["kv"]) == names
+    assert all(v in (b"a-2-" + k, b"b-2-" + k) for k, v in snap["kv"].items())
