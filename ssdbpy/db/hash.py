@@ -123,8 +123,12 @@ class Hash:
             if cur is None:
                 raise errors.ServerError(errors.MSG_NOT_INTEGER)
             new = wrap_int64(cur + by)
-        with incrementing(self.binlog, by, old):
+        versions = self.binlog.versions
+        if versions is None:
             self.set(name, field, str(new).encode())
+        else:
+            with incrementing(versions, by, old):
+                self.set(name, field, str(new).encode())
         return new
 
     # --- ordered iteration -------------------------------------------------------

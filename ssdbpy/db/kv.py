@@ -51,8 +51,12 @@ class KV:
             if cur is None:
                 raise errors.ServerError(errors.MSG_NOT_INTEGER)
             new = wrap_int64(cur + by)
-        with incrementing(self.binlog, by, old):
+        versions = self.binlog.versions
+        if versions is None:
             self.set(key, str(new).encode())
+        else:
+            with incrementing(versions, by, old):
+                self.set(key, str(new).encode())
         return new
 
     def scan(self, start: bytes, end: bytes, limit: int) -> Iterator[tuple[bytes, bytes]]:

@@ -155,8 +155,12 @@ class ZSet:
         """Add ``by`` to the score (missing = 0, int64 wrap-around) and store it; the new score."""
         cur = self.score(name, member)
         new = by if cur is None else wrap_int64(cur + by)
-        with incrementing(self.binlog, by, self.get(name, member)):
+        versions = self.binlog.versions
+        if versions is None:
             self.set(name, member, new)
+        else:
+            with incrementing(versions, by, self.get(name, member)):
+                self.set(name, member, new)
         return new
 
     # --- ordered iteration -------------------------------------------------------

@@ -107,12 +107,8 @@ def load_clock(meta: Engine, now_ms) -> HLC:
 
 
 @contextmanager
-def incrementing(binlog, by: int, value_before: bytes | None) -> Iterator[None]:
-    """The write inside the block is an increment by ``by`` (on a node that versions its writes)."""
-    versions = binlog.versions
-    if versions is None:
-        yield
-        return
+def incrementing(versions: "Versions", by: int, value_before: bytes | None) -> Iterator[None]:
+    """The write inside the block is an increment by ``by`` of an item holding ``value_before``."""
     versions.announce_incr(by, value_before)
     try:
         yield
