@@ -189,3 +189,49 @@ def test_copy_records_interleave_tombstones_in_key_order_and_resume(tmp_path):
     # resuming after a key sends exactly the rest
     assert copy(gk) == out[ks.index(gk) + 1:]
     db.close()
+
+
+def ship(src: Database, dst: Database, key: bytes) -> None:
+    value, ver = converge.state_of(src, key)
+    pkt = converge.state_packet(1, bl.MIRROR, key, value, ver)
+    if pkt is None:
+        return
+    reader = PacketReader()
+    reader.feed(pkt)
+    blocks = reader.next()
+    with dst.origin(bl.MIRROR):
+        converge.merge(dst, wire.decode(blocks), blocks[1], blocks[2])
+    dst.commit()
+
+
+def test_ttl_is_ordered_against_plain_sets_in_any_order(tmp_path):
+    """setx on A, a later plain set on B (which clears TTLs, leaving no tombstone when there is
+    none): whatever order the three states arrive in, no node keeps the TTL; an expire made
+    after the set keeps it everywhere."""
+    kk, tk = keys.encode_kv(b"k"), keys.encode_zset(keys.EXPIRE_ZSET, b"k")
+    for order in ([kk, tk], [tk, kk]):
+        dirs = [tmp_path / f"{order[0][:1].decode()}{i}" for i in range(2)]
+        for d in dirs:
+            d.mkdir()
+        a, b = (Database.open(str(d)) for d in dirs)
+        for db in (a, b):
+            db.enable_versions()
+        a.kv.set(b"k", b"v1")
+        a.ttl.set(b"k", 100)
+        a.commit()
+        b.binlog.versions.clock.observe(a.binlog.versions.clock.last)  # b's set is stamped later
+        b.kv.set(b"k", b"v2")
+        b.ttl.delete(b"k")
+        b.commit()
+        for key in order:
+            ship(a, b, key)
+            ship(b, a, key)
+        ship(b, a, kk)
+        for db in (a, b):
+            assert db.kv.get(b"k") == b"v2" and db.ttl.get(b"k") == -1
+        a.ttl.set(b"k", 50)  # after the set: kept on both
+        a.commit()
+        ship(a, b, tk)
+        assert a.ttl.get(b"k") > 0 and b.ttl.get(b"k") > 0
+        a.close()
+        b.close()
