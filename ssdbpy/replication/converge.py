@@ -16,7 +16,7 @@ from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.replication import wire
 from ssdbpy.replication.apply import APPLY
 from ssdbpy.storage import binlog as bl
-from ssdbpy.storage import crdt, keys
+from ssdbpy.storage import crdt
 from ssdbpy.storage.versions import DEL_CMD, SET_CMD, VERSIONED_CMDS, ZERO, Version
 
 #: the request that offers a convergent link, and its protocol version
@@ -24,8 +24,6 @@ OFFER = b"ssdbpy_mirror"
 PROTO = b"1"
 #: rank of an item that has neither a value nor a version (never written here)
 _NEVER = (-1, -1)
-#: data-key prefix of the TTL index's members
-_TTL_PREFIX = keys.zset_prefix(keys.EXPIRE_ZSET)
 
 
 def is_versioned(cmd: int) -> bool:
@@ -71,37 +69,10 @@ def merge(db, rec: bl.Record, value: bytes, raw_version: bytes) -> bool:
     first = key[:1]
     if first not in (b"k", b"h", b"s"):
         return False
-    if key.startswith(_TTL_PREFIX) and not version.tomb:
-        # a TTL older than its key's last plain write is void (that write cleared it)
-        member = keys.decode_zset(key)
-        if member is not None and versions.get(keys.encode_kv(member[1])).order() > version.order():
-            return False
     local = versions.get(key)
     local_value = db.engine.get(key)
     if version.counter is not None or local.counter is not None:
-        applied = _merge_counter(db, rec, value, version, local, local_value)
-    else:
-        applied = _merge_register(db, rec, value, version, local, local_value)
-    if applied and first == b"k":
-        _void_older_ttl(db, key[1:], versions.get(key))
-    return applied
-
-
-def _void_older_ttl(db, name: bytes, kv_version: Version) -> None:
-    """Drop ``name``'s TTL if it is older than the kv write just applied (which cleared it
-    where it was made), with a tombstone of that write's version."""
-    if len(name) > keys.MAX_NAME or db.zset.get(keys.EXPIRE_ZSET, name) is None:
-        return
-    versions = db.binlog.versions
-    if versions.get(keys.encode_zset(keys.EXPIRE_ZSET, name)).order() < kv_version.order():
-        with db.stamped(kv_version.stamp, kv_version.origin):
-            db.zset.delete(keys.EXPIRE_ZSET, name)
-
-
-def _merge_register(db, rec: bl.Record, value: bytes, version: Version, local: Version,
-                    local_value: bytes | None) -> bool:
-    """Last-writer-wins: keep the state with the higher version."""
-    key = rec.key
+        return _merge_counter(db, rec, value, version, local, local_value)
     mine = local.order() if (local is not ZERO or local_value is not None) else _NEVER
     theirs = version.order()
     if theirs < mine:
