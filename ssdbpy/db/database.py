@@ -97,7 +97,7 @@ class Database:
         """
         if self.binlog.versions is None:
             clock = load_clock(self.meta, wall_clock(offset_ms))
-            self.binlog.versions = Versions(self.engine, clock, load_node_id(self.meta))
+            self.binlog.versions = Versions(self.engine, clock, load_node_id(self.meta), self.meta)
         return self.binlog.versions
 
     @contextmanager

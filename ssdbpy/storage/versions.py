@@ -37,6 +37,7 @@ DEL_CMD = {ord("k"): bl.KDEL, ord("h"): bl.HDEL, ord("s"): bl.ZDEL}
 SET_CMD = {ord("k"): bl.KSET, ord("h"): bl.HSET, ord("s"): bl.ZSET}
 
 NODE_ID_KEY = b"ssdbpy.node_id"
+COUNTERS_KEY = b"ssdbpy.versions.counters"
 CEILING_KEY = b"ssdbpy.hlc.ceiling"
 
 
@@ -119,10 +120,15 @@ def incrementing(versions: "Versions", by: int, value_before: bytes | None) -> I
 class Versions:
     """Writes and reads item versions; ``Binlog.add`` calls ``stamp`` for every record."""
 
-    def __init__(self, engine: Engine, clock: HLC, node_id: int) -> None:
+    def __init__(self, engine: Engine, clock: HLC, node_id: int, meta: Engine | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.node_id = node_id
+        self._meta = meta
+        #: some item of this node may hold counter state (a meta db flag, set before the
+        #: first counter record is staged): until then a plain write need not read the
+        #: item's old record to keep its counter totals
+        self.counters = meta is None or meta.get(COUNTERS_KEY) is not None
         #: while set, writes carry this version instead of a new local one (replicated applies)
         self.override: tuple[int, int] | None = None
         #: while set, the next write stores this version record as is (a merged counter state)
@@ -146,6 +152,8 @@ class Versions:
         rec = self.next_record
         if rec is not None:
             self.next_record = None
+            if rec[_V.size - 1] & COUNTER:
+                self._note_counters()
             self.engine.put(vk, rec)
             return
         o = self.override
@@ -154,6 +162,11 @@ class Versions:
             return
         stamp = self.clock.tick()
         incr = self.pending_incr
+        if incr is None and not self.counters:
+            self.engine.put(vk, _V.pack(stamp, self.node_id, TOMBSTONE if tomb else 0))
+            if tomb:
+                self.tombstones_written += 1
+            return
         self.pending_incr = None
         old_raw = self.engine.get(vk)
         if tomb:
@@ -170,12 +183,20 @@ class Versions:
             return
         # an increment: the base stays, this node's total grows (the value was written by
         # the caller as the old value + incr, which is what the state now computes)
+        self._note_counters()
         c = old.as_counter(self._value_before)
         self._value_before = None
         normalize(old.order(), c)
         total = c.totals.get(self.node_id, (0, 0))[0]
         c.totals[self.node_id] = (total + incr, stamp)
         self.engine.put(vk, Version(old.stamp, old.origin, old.tomb, c).encode())
+
+    def _note_counters(self) -> None:
+        if not self.counters:
+            self.counters = True
+            if self._meta is not None:
+                self._meta.put(COUNTERS_KEY, b"1")
+                self._meta.commit()
 
     def announce_incr(self, by: int, value_before: bytes | None) -> None:
         """The next ``stamp`` records an increment by ``by`` of an item that held ``value_before``."""

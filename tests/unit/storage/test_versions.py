@@ -87,3 +87,25 @@ def test_stamped_block_writes_the_given_version(tmp_path):
     assert recs[keys.encode_hash(b"h", b"f")] == Version(12345 << 16, 777, True)
     assert v.get(b"kmissing") is ZERO
     db.close()
+
+
+def test_counter_flag_is_persisted_before_the_first_counter_record(tmp_path):
+    """Plain writes skip reading old records only while no item holds counter state; the flag
+    survives a restart, so a set after an increment keeps the increment totals."""
+    db = Database.open(str(tmp_path))
+    v = db.enable_versions()
+    db.kv.set(b"a", b"1")
+    assert not v.counters
+    db.kv.incr(b"n", 5)
+    db.commit()
+    assert v.counters
+    db.close()
+    db = Database.open(str(tmp_path))
+    v = db.enable_versions()
+    assert v.counters
+    db.kv.set(b"n", b"100")
+    db.commit()
+    rec = v.get(b"kn")
+    assert rec.counter is not None and rec.counter.totals[v.node_id][0] == 5
+    assert rec.counter.observed[v.node_id][0] == 5  # the set saw the increment: replaced by it
+    db.close()
