@@ -380,3 +380,34 @@ def test_two_masters_mset_the_same_keys_at_once(server_factory):
     snap = converge([a, b], timeout=30)
     assert sorted(snap["kv"]) == names
     assert all(v in (b"a-2-" + k, b"b-2-" + k) for k, v in snap["kv"].items())
+
+
+@pytest.mark.timeout(60)
+def test_ssdb_data_dir_opens_in_a_convergent_node_and_reaches_its_peer(server_factory):
+    """A data directory written by SSDB 1.9.8 (no version records) opened by an ssdbpy master
+    of a convergent pair: its items (version (0, 0)) are copied to the empty peer, and the
+    pair keeps converging on later writes of those items."""
+    from tests.harness.server import DATA
+
+    fixture = DATA / "fixtures" / "ssdb-1.9.8-data"
+    a = server_factory("a", start=False)
+    b = server_factory("b", start=False)
+    shutil.rmtree(a.work_dir)
+    shutil.copytree(fixture, a.work_dir, ignore=shutil.ignore_patterns("manifest.json"))
+    a.write_config([mirror(b, "b")])
+    b.write_config([mirror(a, "a")])
+    a.start()
+    with a.client() as c:
+        before = snapshot(c)
+    assert before["kv"] and before["hash"] and before["zset"]
+    b.start()
+    wait_convergent([a, b], links=1)
+    snap = converge([a, b], timeout=20)
+    assert snap["kv"] == before["kv"] and snap["hash"] == before["hash"]
+    key = sorted(before["kv"])[0]
+    with a.client() as ca, b.client() as cb:
+        assert cb("set", key, "from-b")[0] == b"ok"
+        wait_for(lambda: ca("get", key) == [b"ok", b"from-b"], timeout=10, what="b's write on a")
+        assert ca("del", key)[0] == b"ok"
+    snap = converge([a, b], timeout=20)
+    assert key not in snap["kv"]
