@@ -297,9 +297,13 @@ def _reopen_log() -> None:
 
 def _wire_replication(settings: Settings, srv: Server):
     """Attach replication (the sync140 command, slave links) to the server."""
-    import ssdbpy.replication.master  # noqa: F401  (registers sync140)
-    from ssdbpy.replication.manager import Replication
+    from ssdbpy.replication.manager import Replication  # also registers sync140
+    from ssdbpy.storage.hlc import offset_from_env
 
+    if any(s.mirror for s in settings.replication.slaveof):
+        # a master-master node: every write is versioned (docs/replication.md, "Convergent mirrors")
+        versions = srv.db.enable_versions(offset_from_env())
+        log.info("versioned writes: node id %d, clock offset %d ms", versions.node_id, offset_from_env())
     repl = Replication(srv.db, sync_speed=settings.replication.sync_speed)
     repl.write_gate = srv.state.write_gate
     srv.state.repl = repl
@@ -312,11 +316,8 @@ def _wire_replication(settings: Settings, srv: Server):
 
 
 def _start_slaves(settings: Settings, repl) -> None:
-    from ssdbpy.replication.manager import SlaveConfig
-
     for s in settings.replication.slaveof:
-        repl.add_slave(SlaveConfig(id=s.id, host=s.host, port=s.port, type=s.type, auth=s.auth,
-                                   recv_timeout=float(s.recv_timeout)))
+        repl.add_slave(s)
 
 
 def _stop_quietly(srv: Server) -> None:

@@ -89,6 +89,10 @@ class SlaveofSettings:
         if not self.id:
             self.id = f"{self.host}|{self.port}"
 
+    @property
+    def mirror(self) -> bool:
+        return self.type == "mirror"
+
 
 @dataclass
 class ReplicationSettings:

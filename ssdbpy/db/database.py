@@ -10,6 +10,8 @@ from typing import Iterator
 
 from ssdbpy.storage.binlog import Binlog
 from ssdbpy.storage.engine import Engine
+from ssdbpy.storage.hlc import wall_clock
+from ssdbpy.storage.versions import Versions, load_clock, load_node_id
 
 
 class Database:
@@ -82,6 +84,33 @@ class Database:
             yield
         finally:
             self.binlog.type = prev
+
+    # --- versions (convergent mirrors) ---------------------------------------------
+    @property
+    def versioned(self) -> bool:
+        return self.binlog.versions is not None
+
+    def enable_versions(self, offset_ms: int = 0) -> Versions:
+        """Version every kv/hash/zset write from now on (a node with mirror links).
+
+        ``offset_ms`` skews the clock's wall time (tests only).
+        """
+        if self.binlog.versions is None:
+            clock = load_clock(self.meta, wall_clock(offset_ms))
+            self.binlog.versions = Versions(self.engine, clock, load_node_id(self.meta), self.meta)
+        return self.binlog.versions
+
+    @contextmanager
+    def stamped(self, stamp: int, origin: int) -> Iterator[None]:
+        """Writes inside the block carry version ``(stamp, origin)`` (a replicated change)."""
+        versions = self.binlog.versions
+        assert versions is not None
+        prev = versions.override
+        versions.override = (stamp, origin)
+        try:
+            yield
+        finally:
+            versions.override = prev
 
     def close(self) -> None:
         self.engine.close()

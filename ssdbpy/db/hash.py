@@ -23,6 +23,7 @@ from ssdbpy.db.slices import Cooperate, noop
 from ssdbpy.db.zset import list_names
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
+from ssdbpy.storage.versions import incrementing
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -88,6 +89,8 @@ class Hash:
         if old != value:
             eng.put(hk, value)
             self.binlog.add(_HSET, hk)
+        elif self.binlog.versions is not None:
+            self.binlog.add(_HSET, hk)  # versioned: the write is newer even with the same value
         return 0
 
     def delete(self, name: bytes, field: bytes) -> int:
@@ -97,6 +100,8 @@ class Hash:
         hk = b"h" + _LEN[len(name)] + name + b"=" + field
         eng = self.engine
         if eng.get(hk) is None:
+            if self.binlog.versions is not None:
+                self.binlog.add(_HDEL, hk)  # versioned: a tombstone beats older writes elsewhere
             return 0
         eng.delete(hk)
         self.binlog.add(_HDEL, hk)
@@ -118,7 +123,12 @@ class Hash:
             if cur is None:
                 raise errors.ServerError(errors.MSG_NOT_INTEGER)
             new = wrap_int64(cur + by)
-        self.set(name, field, str(new).encode())
+        versions = self.binlog.versions
+        if versions is None:
+            self.set(name, field, str(new).encode())
+        else:
+            with incrementing(versions, by, old):
+                self.set(name, field, str(new).encode())
         return new
 
     # --- ordered iteration -------------------------------------------------------

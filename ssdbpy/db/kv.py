@@ -8,6 +8,7 @@ from ssdbpy import errors
 from ssdbpy.cnum import stored_int64, wrap_int64
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage.engine import BIG_VALUE
+from ssdbpy.storage.versions import incrementing
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -50,7 +51,12 @@ class KV:
             if cur is None:
                 raise errors.ServerError(errors.MSG_NOT_INTEGER)
             new = wrap_int64(cur + by)
-        self.set(key, str(new).encode())
+        versions = self.binlog.versions
+        if versions is None:
+            self.set(key, str(new).encode())
+        else:
+            with incrementing(versions, by, old):
+                self.set(key, str(new).encode())
         return new
 
     def scan(self, start: bytes, end: bytes, limit: int) -> Iterator[tuple[bytes, bytes]]:

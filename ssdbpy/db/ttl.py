@@ -67,9 +67,17 @@ class TTL:
             cb(_as_ms(when))
 
     def delete(self, key: bytes) -> None:
-        """Drop ``key``'s TTL; a key over 255 bytes cannot have one (SSDB's zdel refuses it, ignored)."""
+        """Drop ``key``'s TTL; a key over 255 bytes cannot have one (SSDB's zdel refuses it, ignored).
+
+        On a node that versions its writes, a key without a TTL here leaves no tombstone
+        in the TTL index (one per plain ``set`` would double the cost of every write): a
+        TTL set concurrently on another master then survives (docs/replication.md).
+        """
         if len(key) <= MAX_NAME:
-            self.db.zset.delete(EXPIRE_ZSET, key)
+            zset = self.db.zset
+            if self.db.versioned and zset.get(EXPIRE_ZSET, key) is None:
+                return
+            zset.delete(EXPIRE_ZSET, key)
 
     def get(self, key: bytes) -> int:
         """``(score - now_ms) / 1000`` in C int64 arithmetic, or -1 when ``key`` has no TTL.

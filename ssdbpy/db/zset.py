@@ -23,6 +23,7 @@ from ssdbpy.db.slices import STEP, Cooperate, collect, noop, skip
 from ssdbpy.db.slices import count as count_items
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
+from ssdbpy.storage.versions import incrementing
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -119,6 +120,8 @@ class ZSet:
         new_raw = str(score).encode()
         if old is not None:
             if old == new_raw:
+                if self.binlog.versions is not None:
+                    self.binlog.add(bl.ZSET, mk)  # versioned: the write is newer even with the same score
                 return 0
             engine.delete(keys.encode_zscore(name, member, int64(old)))
             new = 0
@@ -139,6 +142,8 @@ class ZSet:
         mk = keys.encode_zset(name, member)
         old = self.engine.get(mk)
         if old is None:
+            if self.binlog.versions is not None:
+                self.binlog.add(bl.ZDEL, mk)  # versioned: a tombstone beats older writes elsewhere
             return 0
         self.engine.delete(mk)
         self.engine.delete(keys.encode_zscore(name, member, int64(old)))
@@ -150,7 +155,12 @@ class ZSet:
         """Add ``by`` to the score (missing = 0, int64 wrap-around) and store it; the new score."""
         cur = self.score(name, member)
         new = by if cur is None else wrap_int64(cur + by)
-        self.set(name, member, new)
+        versions = self.binlog.versions
+        if versions is None:
+            self.set(name, member, new)
+        else:
+            with incrementing(versions, by, self.get(name, member)):
+                self.set(name, member, new)
         return new
 
     # --- ordered iteration -------------------------------------------------------

@@ -7,33 +7,23 @@ only through this object (``info_blocks``, ``in_use``, ``slaveof``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
 from ssdbpy.commands.context import WriteGate
+from ssdbpy.config.settings import SlaveofSettings
 from ssdbpy.db.database import Database
+from ssdbpy.replication.master import SyncSession
+from ssdbpy.replication.slave import Slave
 
 log = logging.getLogger("ssdbpy.repl")
 
 
-@dataclass
-class SlaveConfig:
-    id: str
-    host: str
-    port: int
-    type: str = "sync"  # or "mirror"
-    auth: str | None = None
-    recv_timeout: float = 30.0
-
-    @property
-    def mirror(self) -> bool:
-        return self.type == "mirror"
+def SlaveConfig(id: str, host: str, port: int, type: str = "sync", auth: str | None = None,  # noqa: N802
+                recv_timeout: int = 30) -> SlaveofSettings:
+    """A slave link's settings by keyword (the type is the config's ``SlaveofSettings``)."""
+    return SlaveofSettings(id, type, host, port, auth, recv_timeout)
 
 
 class Replication:
     def __init__(self, db: Database, *, sync_speed: int = 0) -> None:
-        from ssdbpy.replication.master import SyncSession
-        from ssdbpy.replication.slave import Slave
-
         self.db = db
         self.sync_speed = sync_speed if sync_speed > 0 else 0
         self.sessions: list[SyncSession] = []
@@ -56,9 +46,7 @@ class Replication:
     def in_use(self) -> bool:
         return bool(self.sessions or self.slaves)
 
-    def add_slave(self, cfg: SlaveConfig, last_seq: int | None = None, last_key: bytes | None = None):
-        from ssdbpy.replication.slave import Slave
-
+    def add_slave(self, cfg: SlaveofSettings, last_seq: int | None = None, last_key: bytes | None = None) -> Slave:
         slave = Slave(self, cfg, last_seq=last_seq, last_key=last_key)
         self.slaves.append(slave)
         slave.start()

@@ -19,20 +19,20 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
-
 import gevent
 from gevent.event import Event
 
 from ssdbpy.cnum import uint64
-from ssdbpy.commands.registry import BACKEND, Backend, command
+from ssdbpy import errors
+from ssdbpy.commands.registry import BACKEND, READ_INLINE, Backend, command
 from ssdbpy.protocol.ssdb import encode_ssdb
-from ssdbpy.replication import wire
+from ssdbpy.replication import converge, wire
+from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
-
-if TYPE_CHECKING:
-    from ssdbpy.replication.manager import Replication
+from ssdbpy.storage.versions import PREFIX as VERSIONS
+from ssdbpy.storage.versions import PREFIX_END as VERSIONS_END
+from ssdbpy.storage.versions import VERSIONED_CMDS
 
 log = logging.getLogger("ssdbpy.repl.master")
 
@@ -46,7 +46,8 @@ _BINLOG_END = b"\x02"
 
 
 class SyncSession:
-    def __init__(self, repl: "Replication", link, last_seq: int, last_key: bytes, mirror: bool) -> None:
+    def __init__(self, repl: Host, link, last_seq: int, last_key: bytes, mirror: bool,
+                 peer_id: int | None = None) -> None:
         self.repl = repl
         self.db = repl.db
         self.link = link
@@ -54,7 +55,9 @@ class SyncSession:
         self.last_seq = last_seq
         self.last_key = last_key
         self.mirror = mirror
-        self.status = "INIT"
+        #: the peer's node id on a convergent link (docs/replication.md), else None
+        self.peer_id = peer_id
+        self.status = LinkState.INIT
         self.wake = Event()
         self.sent_bytes = 0
         self._skipped = 0
@@ -70,6 +73,7 @@ class SyncSession:
             f"    type     : {'mirror' if self.mirror else 'sync'}\n"
             f"    status   : {self.status}\n"
             f"    last_seq : {self.last_seq}"
+            + ("\n    mode     : convergent" if self.peer_id is not None else "")
         ).encode()
 
     def needed_seq(self) -> int:
@@ -141,7 +145,7 @@ class SyncSession:
                 self._copy(start_after=upto)
         elif self.last_seq and not self.last_key and self._in_window(self.last_seq):
             log.info("sync recover from seq %d", self.last_seq)
-            self.status = "SYNC"
+            self.status = LinkState.SYNC
             self._emit(wire.copy_end(self.last_seq))
         else:
             if self.last_seq or self.last_key:
@@ -165,7 +169,7 @@ class SyncSession:
 
     def _copy(self, start_after: bytes | None) -> None:
         """Copy every data record after ``start_after`` from one snapshot, then copy_end."""
-        self.status = "COPY"
+        self.status = LinkState.COPY
         db = self.db
         snap = db.engine.snapshot()
         seq = db.binlog.max_seq  # the snapshot's position (no staged writes remain)
@@ -175,14 +179,15 @@ class SyncSession:
         else:
             it = db.engine.iterate(start_after, _COPY_STOP, include_start=False, snapshot=snap)
         n = 0
-        cmds = wire.COPY_CMDS
-        encode = wire.copy_encoder(seq)
         chunk: list[bytes] = []
-        for k, v in it:
-            cmd = cmds.get(k[0])
-            if cmd is None:  # the 'z' score index and anything unknown
-                continue
-            chunk.append(encode(cmd, k, v))
+        if self.peer_id is None:
+            records = _plain_copy(it, seq)
+        else:
+            vstart = VERSIONS if start_after is None else VERSIONS + start_after
+            vit = db.engine.iterate(vstart, VERSIONS_END, include_start=start_after is None, snapshot=snap)
+            records = converge.copy_records(it, vit, seq, self.peer_id)
+        for k, pkt in records:
+            chunk.append(pkt)
             n += 1
             if n % COPY_BATCH == 0:
                 self.last_key = k
@@ -193,7 +198,7 @@ class SyncSession:
         if chunk:
             self.last_key = k
             self._emit(b"".join(chunk))
-        self.status = "SYNC"
+        self.status = LinkState.SYNC
         self.last_key = b""
         self._emit(wire.copy_end(seq))
         self._flush()
@@ -224,7 +229,9 @@ class SyncSession:
                 return True
             expect += 1
             self.last_seq = rec.seq
-            if rec.type == bl.MIRROR and self.mirror:
+            if rec.type == bl.MIRROR and self.mirror and (self.peer_id is None or rec.cmd not in VERSIONED_CMDS):
+                # received from a mirror peer: never echoed, except versioned items on a
+                # convergent link (forwarded so that rings and chains converge)
                 self._skipped += 1
                 if self._skipped >= SKIP_HEARTBEAT:
                     self._skipped = 0
@@ -250,8 +257,15 @@ class SyncSession:
         return False
 
     def _send_record(self, rec: bl.Record) -> None:
-        hdr = rec.encode()
         cmd = rec.cmd
+        if self.peer_id is not None and cmd in VERSIONED_CMDS:
+            value, ver = converge.state_of(self.db, rec.key)
+            if ver.origin != self.peer_id or ver.counter is not None:  # else the peer has it, or newer
+                pkt = converge.state_packet(rec.seq, rec.type, rec.key, value, ver)
+                if pkt is not None:
+                    self._emit(pkt)
+            return
+        hdr = rec.encode()
         if cmd in wire.SET_LIKE:
             v = self.db.engine.get(rec.key)
             if v is None:
@@ -263,14 +277,51 @@ class SyncSession:
             self._emit(encode_ssdb([hdr]))
 
 
+def _plain_copy(it, seq: int):
+    """``(key, packet)`` of every data record from ``it`` as SSDB's COPY records."""
+    cmds = wire.COPY_CMDS
+    encode = wire.copy_encoder(seq)
+    for k, v in it:
+        cmd = cmds.get(k[0])
+        if cmd is not None:  # not the 'z' score index or anything unknown
+            yield k, encode(cmd, k, v)
+
+
 @command("sync140", 1, BACKEND)
 def sync140(ctx, args):
+    """``sync140 [last_seq [last_key [sync|mirror [peer_node_id]]]]``; the fifth argument (sent
+    only after a convergent offer was accepted) makes the stream convergent."""
     repl = ctx.server.repl
     last_seq = uint64(args[1]) if len(args) > 1 else 0
     last_key = args[2] if len(args) > 2 else b""
     mirror = len(args) > 3 and args[3] == b"mirror"
+    peer_id = None
+    if mirror and len(args) > 4 and repl.db.versioned and args[4].isdigit():
+        peer_id = int(args[4])
 
     def run(link) -> None:
-        SyncSession(repl, link, last_seq, last_key, mirror).run()
+        SyncSession(repl, link, last_seq, last_key, mirror, peer_id).run()
 
     return Backend(run, kind="sync")
+
+
+@command(converge.OFFER.decode(), 1, READ_INLINE)
+def ssdbpy_mirror(ctx, args):
+    """``ssdbpy_mirror <node_id> <proto>``: a mirror slave offers a convergent link.  A node
+    that versions its writes answers ``ok <its node_id> <proto>``; any other answers what
+    SSDB answers an unknown command, so the slave keeps plain sync140."""
+    db = ctx.db
+    if not db.versioned or len(args) < 3 or args[2] != converge.PROTO:
+        raise errors.ClientError(errors.MSG_UNKNOWN_COMMAND + args[0])
+    return [b"ok", str(db.binlog.versions.node_id).encode(), converge.PROTO]
+
+
+@command("ssdbpy_clock", 1, READ_INLINE)
+def ssdbpy_clock(ctx, args):
+    """``ssdbpy_clock``: ``ok <node_id> <stamp>`` on a node that versions its writes, the stamp a
+    fresh one: every write this node stamped before is lower, every later one higher.
+    ``error`` on a node that does not version its writes."""
+    versions = ctx.db.binlog.versions
+    if versions is None:
+        raise errors.ServerError(b"writes are not versioned (no mirror link configured)")
+    return [b"ok", str(versions.node_id).encode(), str(versions.clock.tick()).encode()]

@@ -36,16 +36,20 @@ import gevent
 from gevent import socket
 
 from ssdbpy.protocol.ssdb import PacketReader
-from ssdbpy.cnum import int64, uint64
+from ssdbpy.cnum import uint64
+from ssdbpy.config.settings import SlaveofSettings
 from ssdbpy.protocol.ssdb import encode_ssdb
-from ssdbpy.replication import wire
-from ssdbpy.replication.manager import SlaveConfig
+from ssdbpy.replication import converge, wire
+from ssdbpy.replication.apply import APPLY
+from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
+from ssdbpy.storage.versions import VERSIONED_CMDS
 
 log = logging.getLogger("ssdbpy.repl.slave")
 
 CONNECT_TIMEOUT = 5.0
+PROBE_TIMEOUT = 3.0  # s to wait for the answer to a convergent offer
 MAX_BACKOFF = 5.0
 RECV_SIZE = 64 << 10  # larger reads cost an mmap each
 #: packets applied per batch before the slave commits and lets the other greenlets run
@@ -80,11 +84,11 @@ class Reconnect(Exception):
 
 
 class Slave:
-    def __init__(self, repl, cfg: SlaveConfig, last_seq: int | None = None, last_key: bytes | None = None) -> None:
+    def __init__(self, repl: Host, cfg: SlaveofSettings, last_seq: int | None = None, last_key: bytes | None = None) -> None:
         self.repl = repl
         self.db = repl.db
         self.cfg = cfg
-        self.status = "DISCONNECTED"
+        self.status = LinkState.DISCONNECTED
         self.copy_count = 0
         self.sync_count = 0
         self._status_key = b"slave.status." + cfg.id.encode()
@@ -101,6 +105,10 @@ class Slave:
         self.btype = bl.MIRROR if cfg.mirror else bl.SYNC
         self._wipe_needed = False
         self._busy_since = time.monotonic()
+        #: the master's node id once it accepted a convergent offer (this process), else None
+        self.peer_id: int | None = None
+        #: the current session streams convergent records
+        self.convergent = False
 
     # --- position ---------------------------------------------------------------
     def _load(self) -> Position:
@@ -146,6 +154,7 @@ class Slave:
             f"    last_seq   : {self.last_seq}\n"
             f"    copy_count : {self.copy_count}\n"
             f"    sync_count : {self.sync_count}"
+            + ("\n    mode       : convergent" if self.convergent else "")
         ).encode()
 
     # --- lifecycle ----------------------------------------------------------------
@@ -157,7 +166,7 @@ class Slave:
             self._greenlet.kill(timeout=2)
             self._greenlet = None
         self._close()
-        self.status = "DISCONNECTED"
+        self.status = LinkState.DISCONNECTED
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -176,12 +185,15 @@ class Slave:
             except Reconnect as exc:
                 log.info("[%s] %s, reconnect...", self.cfg.id, exc)
                 backoff = 1.0
+                if self.peer_id is not None and not self.convergent:
+                    self._close()
+                    continue  # switching to convergent mode: at once
             except (OSError, ConnectionError, _pysocket.timeout) as exc:
                 log.info("[%s] link to %s:%d failed: %s", self.cfg.id, self.cfg.host, self.cfg.port, exc)
             except Exception:
                 log.exception("[%s] replication error", self.cfg.id)
             self._close()
-            self.status = "DISCONNECTED"
+            self.status = LinkState.DISCONNECTED
             gevent.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
@@ -192,7 +204,7 @@ class Slave:
         self._sock = sock
         sock.setsockopt(_pysocket.IPPROTO_TCP, _pysocket.TCP_NODELAY, 1)
         sock.setsockopt(_pysocket.SOL_SOCKET, _pysocket.SO_KEEPALIVE, 1)
-        self.status = "INIT"
+        self.status = LinkState.INIT
         reader = PacketReader()
         sock.settimeout(cfg.recv_timeout)
         if cfg.auth:
@@ -201,9 +213,27 @@ class Slave:
             if not reply or reply[0] != b"ok":
                 gevent.sleep(1)
                 raise Reconnect(f"auth failed: {reply!r}")
-        sock.sendall(encode_ssdb([b"sync140", str(self.last_seq).encode(), self.last_key,
-                                  b"mirror" if cfg.mirror else b"sync"]))
-        log.info("[%s] sync140 from seq %d key %r", cfg.id, self.last_seq, self.last_key)
+        self.convergent = False
+        request = [b"sync140", str(self.last_seq).encode(), self.last_key, b"mirror" if cfg.mirror else b"sync"]
+        versions = self.db.binlog.versions
+        if cfg.mirror and versions is not None:
+            if self.peer_id is not None:
+                # known to be an ssdbpy peer: offer on this link, then the extended sync140
+                sock.sendall(encode_ssdb(self._offer()))
+                reply = self._read_one(sock, reader)
+                if self._accepted(reply):
+                    self.convergent = True
+                    request.append(str(versions.node_id).encode())
+                else:
+                    self.peer_id = None
+            sock.sendall(encode_ssdb(request))
+            if not self.convergent and self._probe():
+                # an ssdbpy master that versions its writes: start over in convergent mode
+                raise Reconnect("the master offers convergent mirroring")
+        else:
+            sock.sendall(encode_ssdb(request))
+        log.info("[%s] sync140 from seq %d key %r%s", cfg.id, self.last_seq, self.last_key,
+                 " (convergent)" if self.convergent else "")
         while True:
             try:
                 data = sock.recv(RECV_SIZE)
@@ -215,6 +245,38 @@ class Slave:
             while self._process_all(reader, APPLY_SLICE):
                 self._let_clients_in()
             self._let_clients_in()
+
+    def _offer(self) -> list[bytes]:
+        return [converge.OFFER, str(self.db.binlog.versions.node_id).encode(), converge.PROTO]
+
+    def _accepted(self, reply: list[bytes] | None) -> bool:
+        """The master accepted the convergent offer (remembers its node id)."""
+        if reply and len(reply) >= 3 and reply[0] == b"ok" and reply[1].isdigit() and reply[2] == converge.PROTO:
+            self.peer_id = int(reply[1])
+            return True
+        return False
+
+    def _probe(self) -> bool:
+        """Ask the master, on a second connection, whether it takes convergent links.
+
+        The sync link's first request stays SSDB's plain ``sync140`` (an SSDB master,
+        or anything that speaks only sync140, sees nothing new on it); its records
+        wait in the socket until the answer.  A real SSDB master answers the offer
+        with ``client_error``; no answer within PROBE_TIMEOUT counts as no.
+        """
+        cfg = self.cfg
+        try:
+            with socket.create_connection((cfg.host, cfg.port), timeout=CONNECT_TIMEOUT) as probe:
+                probe.settimeout(PROBE_TIMEOUT)
+                reader = PacketReader()
+                if cfg.auth:
+                    probe.sendall(encode_ssdb([b"auth", cfg.auth.encode()]))
+                    self._read_one(probe, reader)
+                probe.sendall(encode_ssdb(self._offer()))
+                return self._accepted(self._read_one(probe, reader))
+        except (OSError, _pysocket.timeout) as exc:
+            log.info("[%s] convergent probe: %s", cfg.id, exc)
+            return False
 
     def _let_clients_in(self) -> None:
         """Give the server's clients a turn after BUSY_SLICE seconds of applying.
@@ -295,7 +357,7 @@ class Slave:
             if rec.key == wire.OUT_OF_SYNC_KEY:
                 # heal: forget the position and ask for a fresh full copy
                 log.warning("[%s] OUT_OF_SYNC at seq %d: starting over with a full copy", self.cfg.id, rec.seq)
-                self.status = "OUT_OF_SYNC"
+                self.status = LinkState.OUT_OF_SYNC
                 self.last_seq = 0
                 self.last_key = b""
                 self._save()
@@ -303,7 +365,7 @@ class Slave:
             return False
         if t == bl.COPY:
             if rec.cmd == bl.BEGIN:
-                self.status = "COPY"
+                self.status = LinkState.COPY
                 log.info("[%s] copy begin", self.cfg.id)
                 # the old position is void: if the link breaks before the first item, start over
                 self.last_seq = 0
@@ -312,17 +374,17 @@ class Slave:
                 return True
             if rec.cmd == bl.END:
                 log.info("[%s] copy end at seq %d (%d records)", self.cfg.id, rec.seq, self.copy_count)
-                self.status = "SYNC"
+                self.status = LinkState.SYNC
                 self.last_key = b""
                 return True
-            self.status = "COPY"
+            self.status = LinkState.COPY
             self.copy_count += 1
             self._apply(rec, pkt)
             self.last_seq = rec.seq
             self.last_key = rec.key
             return True
         if t in (bl.SYNC, bl.MIRROR):
-            self.status = "SYNC"
+            self.status = LinkState.SYNC
             self.sync_count += 1
             self._apply(rec, pkt)
             self.last_seq = rec.seq
@@ -330,61 +392,28 @@ class Slave:
         return False
 
     def _apply(self, rec: bl.Record, pkt: list[bytes]) -> None:
-        db = self.db
-        cmd = rec.cmd
-        key = rec.key
         value = pkt[1] if len(pkt) > 1 else None
-        if cmd in wire.SET_LIKE and value is None:
+        if self.convergent and len(pkt) == 3 and rec.cmd in VERSIONED_CMDS:
+            binlog = self.db.binlog
+            prev_type = binlog.type
+            binlog.type = self.btype
+            try:
+                converge.merge(self.db, rec, pkt[1], pkt[2])
+            finally:
+                binlog.type = prev_type
+            return
+        if rec.cmd in wire.SET_LIKE and value is None:
+            return
+        fn = APPLY.get(rec.cmd)
+        if fn is None:
+            log.warning("[%s] unknown binlog cmd %d", self.cfg.id, rec.cmd)
             return
         # records are stamped with this link's type (not db.origin(): this runs per record)
-        binlog = db.binlog
+        binlog = self.db.binlog
         prev_type = binlog.type
         binlog.type = self.btype
         try:
-            if cmd == bl.KSET:
-                if key[:1] == b"k":
-                    db.kv.set(key[1:], value)
-            elif cmd == bl.KDEL:
-                if key[:1] == b"k":
-                    db.kv.delete(key[1:])
-            elif cmd in (bl.HSET, bl.HDEL):
-                hk = keys.decode_hash(key)
-                if hk is None:
-                    return
-                if cmd == bl.HSET:
-                    db.hash.set(hk[0], hk[1], value)
-                else:
-                    db.hash.delete(hk[0], hk[1])
-            elif cmd in (bl.ZSET, bl.ZDEL):
-                zk = keys.decode_zset(key)
-                if zk is None:
-                    return
-                if cmd == bl.ZSET:
-                    db.zset.set(zk[0], zk[1], int64(value))
-                else:
-                    db.zset.delete(zk[0], zk[1])
-            elif cmd in (bl.QPUSH_BACK, bl.QPUSH_FRONT, bl.QSET):
-                qk = keys.decode_qitem(key)
-                if qk is None or not (keys.QITEM_MIN_SEQ <= qk[1] < keys.QITEM_MAX_SEQ):
-                    return  # e.g. the copied front/back pointer records
-                if cmd != bl.QSET:
-                    name, seq = qk
-                    if rec.type == bl.COPY and db.queue.get_by_seq(name, seq) == value:
-                        # already held, same item at the same sequence: a mirror peer copying
-                        # back what it got from here (SSDB pushes it a second time)
-                        return
-                    # onto an empty queue the item keeps the master's sequence (SSDB's slave
-                    # restarts at 0x3FFFFFFFFFFFFFFF): a later QSET, which names the item by
-                    # sequence, then finds it even if the copied queue did not start there
-                    db.queue.push(name, [value], cmd == bl.QPUSH_BACK, first_seq=seq)
-                else:
-                    db.queue.set_by_seq(qk[0], qk[1], value)
-            elif cmd == bl.QPOP_FRONT:
-                db.queue.pop_front(key)
-            elif cmd == bl.QPOP_BACK:
-                db.queue.pop_back(key)
-            else:
-                log.warning("[%s] unknown binlog cmd %d", self.cfg.id, cmd)
+            fn(self.db, rec, value)
         finally:
             binlog.type = prev_type
 

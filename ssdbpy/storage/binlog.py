@@ -77,6 +77,8 @@ class Binlog:
         self._batch_seqs: deque[int] = deque()  # last sequence of each batch in flight, oldest first
         #: called after a commit that added records (replication wakes up)
         self.listeners: list[Callable[[], None]] = []
+        #: item versions (storage.versions.Versions) when this node versions its writes, else None
+        self.versions = None
         #: lowest sequence a reader (a replication session) still needs, or None
         self.hold: Callable[[], int | None] = lambda: None
         self._written = False  # records staged since the last detach
@@ -107,7 +109,13 @@ class Binlog:
         return self.last_seq if hidden is None else hidden
 
     def add(self, cmd: int, key: bytes) -> None:
-        """Stage a record for ``key`` (the encoded data key, or a raw queue name)."""
+        """Stage a record for ``key`` (the encoded data key, or a raw queue name).
+
+        When the node versions its writes, the item's version is staged too.
+        """
+        versions = self.versions
+        if versions is not None:
+            versions.stamp(cmd, key)
         if not self.enabled:
             return
         seq = self.last_seq + 1

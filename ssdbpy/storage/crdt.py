@@ -1,0 +1,122 @@
+"""Counter state of one item on convergent mirrors (pure): increments on different masters add up.
+
+An item that was ever ``incr``/``decr``/``hincr``/``zincr``-ed while versioned carries,
+beside its version ``(stamp, origin)`` -- the version of its *base*, the last plain
+write (set or delete) -- a ``Counter``:
+
+* ``base``: the value the base write left (None: it deleted the item);
+* ``totals[o] = (sum, stamp)``: the sum of every increment origin ``o`` made, and
+  the stamp of its last one (an origin's increments are stamped in order);
+* ``observed[o] = (sum, stamp)``: the part of ``totals[o]`` the base write had seen.
+
+Value = ``base + sum(totals[o].sum - observed[o].sum for o whose last increment is
+stamped after the base)`` (a stamp compares with its origin, ``(stamp, origin)``, as
+versions do: two nodes can issue the same stamp): an increment the base write saw, or that is stamped
+before it, is replaced by the base (a concurrent set is ordered against
+increments by stamp); one stamped after it adds up.  When an origin's increments
+are partly before and partly after a base its setter had not seen, all of them
+count unless some node saw the earlier ones with the base (``normalize``): the
+value is then the same everywhere, but may include increments stamped just
+before the set.
+
+``join`` is commutative, associative and idempotent (base: highest version;
+totals and observed: per origin, the entry with the highest stamp), so any
+order of delivery with any duplicates gives the same state.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from ssdbpy.cnum import stored_int64, wrap_int64
+
+_ENTRY = struct.Struct("<QqQ")  # origin, sum, stamp
+_HEAD = struct.Struct("<BIHH")  # has base, len(base), n totals, n observed
+
+Entries = dict[int, tuple[int, int]]
+
+
+@dataclass
+class Counter:
+    base: bytes | None = None
+    totals: Entries = field(default_factory=dict)
+    observed: Entries = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        base = self.base or b""
+        parts = [_HEAD.pack(self.base is not None, len(base), len(self.totals), len(self.observed)), base]
+        for d in (self.totals, self.observed):
+            parts += [_ENTRY.pack(o, wrap_int64(s), t) for o, (s, t) in sorted(d.items())]
+        return b"".join(parts)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "Counter":
+        has, n, nt, no = _HEAD.unpack_from(raw)
+        p = _HEAD.size
+        base = raw[p : p + n] if has else None
+        p += n
+        out = []
+        for count in (nt, no):
+            d: Entries = {}
+            for _ in range(count):
+                o, s, t = _ENTRY.unpack_from(raw, p)
+                d[o] = (s, t)
+                p += _ENTRY.size
+            out.append(d)
+        if p != len(raw):
+            raise ValueError("bad counter state")
+        return cls(base, out[0], out[1])
+
+
+def _newer(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if (a[1], a[0]) >= (b[1], b[0]) else b
+
+
+def merge_entries(a: Entries, b: Entries) -> Entries:
+    return {o: _newer(a.get(o), b.get(o)) for o in a.keys() | b.keys()}  # type: ignore[misc]
+
+
+def normalize(base: tuple[int, int], c: Counter) -> None:
+    """Increments stamped before the base (version ``(stamp, origin)``) are replaced by it:
+    count them as observed.  Stamps compare with their origins, as versions do."""
+    for o, (s, t) in c.totals.items():
+        if (t, o) < base:
+            seen = c.observed.get(o)
+            if seen is None or seen[1] < t:
+                c.observed[o] = (s, t)
+
+
+def join(a_version: tuple[int, int], a: Counter, b_version: tuple[int, int], b: Counter
+         ) -> tuple[tuple[int, int], Counter]:
+    """The merged state: (base version, counter)."""
+    if a_version > b_version:
+        version, base, observed = a_version, a.base, dict(a.observed)
+    elif b_version > a_version:
+        version, base, observed = b_version, b.base, dict(b.observed)
+    else:
+        version, base, observed = a_version, a.base, merge_entries(a.observed, b.observed)
+        if b.base is not None and (a.base is None or b.base > a.base):
+            base = b.base  # only for never-stamped bases (version (0, 0)); else they are equal
+    c = Counter(base, merge_entries(a.totals, b.totals), observed)
+    normalize(version, c)
+    return version, c
+
+
+def value(base: tuple[int, int], c: Counter) -> bytes | None:
+    """The item's value (None: absent); ``base`` is the base write's version."""
+    counted = [s - c.observed.get(o, (0, 0))[0] for o, (s, t) in c.totals.items() if (t, o) > base]
+    if not counted:
+        return c.base
+    if c.base is None:
+        n = 0
+    else:
+        parsed = stored_int64(c.base)
+        if parsed is None:
+            return c.base  # a non-integer base (set concurrently with increments) stays as set
+        n = parsed
+    return str(wrap_int64(n + sum(counted))).encode()
