@@ -11,6 +11,7 @@ def test_the_119_commands_of_ssdb():
 
 def test_every_registered_command_is_known():
     from ssdbpy.commands import all  # noqa: F401 - registers the handlers
+    from ssdbpy.replication import master  # noqa: F401 - registers the replication commands
     from ssdbpy.commands.registry import COMMANDS
 
     assert {k.decode() for k in COMMANDS} <= set(commands.SERVER_COMMANDS) | set(commands.SSDBPY_COMMANDS)
