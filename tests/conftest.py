@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+
 import pytest
 
-from tests.harness.server import ServerProcess
+from tests.harness.server import ServerProcess, free_port, wait_for
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -60,3 +64,26 @@ def reference_factory(server_factory, tmp_path, request):
 @pytest.fixture
 def server(server_factory) -> ServerProcess:
     return server_factory()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """The port of a real redis-server (no persistence) on 127.0.0.1, stopped after the test;
+    skips the test when redis-server is not installed."""
+    path = shutil.which("redis-server")
+    if not path:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    proc = subprocess.Popen([path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True,
+                 what="redis-server to listen")
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

@@ -15,7 +15,6 @@ import pytest
 import redis
 
 from tests.harness.server import wait_for
-from tests.integration.test_resp3 import redis_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -108,13 +107,13 @@ def run_script(port: int) -> list[bytes]:
     return out
 
 
-def test_replies_are_redis_s_bytes(server, redis_server):  # noqa: F811
+def test_replies_are_redis_s_bytes(server, redis_server):
     got, want = run_script(server.port), run_script(redis_server)
     for (args, _), g, w in zip([x for x in LIKE_REDIS if x[1]], got, want):
         assert g == w, (args, g, w)
 
 
-def test_publish_reaches_subscribers_with_redis_s_bytes(server, redis_server):  # noqa: F811
+def test_publish_reaches_subscribers_with_redis_s_bytes(server, redis_server):
     def script(port):
         sub, psub, pub = Raw(port), Raw(port), Raw(port)
         try:

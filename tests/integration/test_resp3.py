@@ -13,15 +13,12 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 
 import pytest
 import redis
 
 from ssdbpy.commands.redis_compat import MAPPING
-from tests.harness.server import free_port, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")  # setex, hmset: mapped
 
@@ -169,27 +166,6 @@ def test_redis_py_same_values_with_protocol_3_and_2(server_factory):
 
 
 # --- RESP3 bytes against a real redis-server -----------------------------------------------
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    path = shutil.which("redis-server")
-    if not path:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen([path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True,
-                 what="redis-server to listen")
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 #: requests whose RESP3 replies ssdbpy and Redis 7 give alike on the same data; each mapped
