@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssdbpy.cli import escape
+from ssdbpy.cli.usage import USAGE
 
 OUT, ERR = "out", "err"
 Fragment = tuple[str, bytes]
@@ -220,6 +221,10 @@ def render(cmd: bytes, r: Response, elapsed: float, repr_data: Escaper | None = 
             if r.message:
                 s += b": " + py2_str(r.message)
             out.append((ERR, s + b"\n"))
+            if r.code == b"client_error" and py2_str(r.message).startswith(b"wrong number of arguments"):
+                args = USAGE.get(cmd.decode("latin-1"), (None,))[0]
+                if args is not None:  # the server's reply does not name the command: say what it takes
+                    out.append((ERR, b"usage: " + b" ".join(filter(None, (cmd, args.encode()))) + b"\n"))
         out.append((ERR, t))
         return out
     if cmd in PRINT_OK:

@@ -104,7 +104,7 @@ def test_every_reply_kind(server):
     )
     assert p.returncode == 1
     err = untimed(p.stderr)
-    assert "> client_error: wrong number of arguments\n(0.000 sec)\n" in err
+    assert "> client_error: wrong number of arguments\nusage: set key value\n(0.000 sec)\n" in err
     assert err.count("key             value\n" + "-" * 25 + "\n") == 3
     assert err.count("              key\n" + "-" * 17 + "\n") == 2
     assert "2 result(s) (0.000 sec)\n" in err and "sec)\n(0.000 sec)" not in err  # the timing once

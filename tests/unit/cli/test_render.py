@@ -88,3 +88,17 @@ def test_py2_float_str():
     assert render.py2_str(-3.0) == b"-3.0"
     assert render.py2_str(1 / 3) == b"0.333333333333"
     assert render.py2_str(float("inf")) == b"inf"
+
+
+def test_wrong_number_of_arguments_names_the_usage():
+    from ssdbpy.cli.render import interpret, render
+
+    r = interpret(b"hset", [b"h"], [b"client_error", b"wrong number of arguments"])
+    assert render(b"hset", r, 0.5) == [
+        ("err", b"client_error: wrong number of arguments\n"), ("err", b"usage: hset name field value\n"),
+        ("err", b"(0.500 sec)\n")]
+    # other errors, and commands the table does not know, print as SSDB's shell does
+    r = interpret(b"hset", [b"h"], [b"client_error", b"key too long"])
+    assert render(b"hset", r, 0.5) == [("err", b"client_error: key too long\n"), ("err", b"(0.500 sec)\n")]
+    r = interpret(b"nosuch", [], [b"client_error", b"wrong number of arguments"])
+    assert [f for f in render(b"nosuch", r, 0.5) if f[1].startswith(b"usage")] == []
