@@ -243,6 +243,7 @@ def _serve(settings: Settings, conf_file: str) -> int:
         _stop_quietly(srv)
         return 1
     _log_listening(settings, srv)
+    repl.listen_port = srv.state.tcp_port
     _start_slaves(settings, repl)
 
     stopper: gevent.Greenlet | None = None
