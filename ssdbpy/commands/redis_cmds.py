@@ -245,7 +245,8 @@ PARAMS: dict[str, Param] = {
 
 def refresh_replica_refusal(srv) -> None:
     """Keep ``srv.replica_refuses`` = replica_read_only and a ``type: sync`` master link exists."""
-    srv.replica_refuses = bool(srv.replica_read_only and redis_info.replication_view(srv).master)
+    srv.replica_refuses = bool((srv.replica_read_only and redis_info.replication_view(srv).master)
+                               or getattr(srv.repl, "frozen", False))
 
 
 def config(ctx, args: list[bytes], proto: int) -> bytes:

@@ -98,6 +98,6 @@ def wait(ctx, args: list[bytes], proto: int, block: bool = True) -> bytes:
     return respw.integer(repl.wait(n, seq, timeout / 1000.0 if timeout else None))
 
 
-HANDLERS = {b"slaveof": slaveof, b"replicaof": slaveof, b"role": role}
-#: names that block: answered on the connection's greenlet
-BLOCKING = {b"wait": wait}
+HANDLERS = {b"role": role}
+#: names that block (WAIT; SLAVEOF waits for a master's handoff): answered on the connection's greenlet
+BLOCKING = {b"wait": wait, b"slaveof": slaveof, b"replicaof": slaveof}

@@ -24,6 +24,12 @@ PROTO = b"1"
 MARK = b"ssdbpy1"
 #: the ack a slave writes back on an aligned link: ``ssdbpy_ack <seq>``
 ACK = b"ssdbpy_ack"
+#: a slave being promoted asks its master for the last records: ``ssdbpy_handoff``; the master
+#: refuses writes from then on and answers, after the last record, a CTRL record with this key
+HANDOFF = b"ssdbpy_handoff"
+HANDOFF_KEY = b"HANDOFF"
+#: s a promotion waits for the master's last records
+HANDOFF_TIMEOUT = 3.0
 
 #: meta db key prefix marking a slave link id as a group link (made by SLAVEOF host port)
 GROUP_LINK_PREFIX = b"ssdbpy.repl.group_link."

@@ -44,6 +44,10 @@ class Replication:
         self.listen_port = 0
         #: the sync-link settings changed by SLAVEOF over RESP since start: CONFIG REWRITE writes them
         self.role_changed = False
+        #: a slave of this node is being promoted: client writes are refused until SLAVEOF changes the role
+        self.frozen = False
+        #: called after the role changed (the server re-computes whether it refuses writes)
+        self.on_role_change = lambda: None
         self._ack_waiters: list[Event] = []
 
     def _hold(self) -> int | None:
@@ -84,6 +88,7 @@ class Replication:
     def replicaof(self, host: str, port: int) -> None:
         """``SLAVEOF host port``: follow this master instead of the current one; the data stays."""
         current = self.sync_slaves()
+        self.frozen = False
         if len(current) == 1 and (current[0].cfg.host, current[0].cfg.port) == (host, port):
             return  # already its slave (Redis: "OK Already connected to specified master")
         auth = current[0].cfg.auth if current else None
@@ -98,6 +103,22 @@ class Replication:
     def promote(self) -> None:
         """``SLAVEOF NO ONE``: stop the sync links, keep the data, start a new history."""
         current = self.sync_slaves()
+        self.frozen = False
+        live = [s for s in current if s.aligned and str(s.status) == "SYNC"]
+        if live:
+            # a live master first sends its last records and stops taking writes; the link applies
+            # them only while nothing holds the write gate, which EXEC (Sentinel's) holds: let go
+            gate = self.write_gate
+            owner = gate.owner if gate.held else None
+            if owner is not None:
+                gate.release()
+            try:
+                for s in live:
+                    s.handoff()
+            finally:
+                if owner is not None:
+                    gate.wait()
+                    gate.hold(owner)
         for s in current:
             s.stop()
             self.slaves.remove(s)
@@ -105,6 +126,11 @@ class Replication:
             self.history.fork(self.db.binlog.max_seq)
             log.info("SLAVEOF NO ONE: master at seq %d", self.db.binlog.max_seq)
             self.role_changed = True
+
+    def freeze(self) -> None:
+        """A slave of this node is being promoted: refuse client writes (they would be lost)."""
+        self.frozen = True
+        self.on_role_change()
 
     def acked(self) -> None:
         """A slave acknowledged a position: wake the WAITs."""

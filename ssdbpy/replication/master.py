@@ -55,6 +55,8 @@ class SyncSession:
     slave_id = ""
     acked_seq = -1
     ack_time = 0.0
+    #: the slave asked for the handoff: send the HANDOFF record once everything is streamed
+    handoff = False
 
     def __init__(self, repl: Host, link, last_seq: int, last_key: bytes, mirror: bool,
                  peer_id: int | None = None) -> None:
@@ -107,7 +109,15 @@ class SyncSession:
                     break
                 reader.feed(data)
                 while (pkt := reader.next()) is not None:
-                    if len(pkt) >= 2 and pkt[0] == group.ACK and pkt[1].isdigit():
+                    if pkt[0] == group.HANDOFF:
+                        log.info("slave %s:%d is being promoted: writes refused, last records follow",
+                                 self.peer[0], self.listen_port)
+                        freeze = getattr(self.repl, "freeze", None)
+                        if freeze is not None:
+                            freeze()
+                        self.handoff = True
+                        self.wake.set()
+                    elif len(pkt) >= 2 and pkt[0] == group.ACK and pkt[1].isdigit():
                         self.acked_seq = int(pkt[1])
                         self.ack_time = time.monotonic()
                         notify = getattr(self.repl, "acked", None)
@@ -211,6 +221,10 @@ class SyncSession:
             if self._stream():
                 continue
             self._flush()
+            if self.handoff:
+                self.handoff = False
+                self.link.send(wire.packet(self.last_seq, bl.CTRL, bl.NONE, group.HANDOFF_KEY))
+                continue
             if not self.wake.wait(HEARTBEAT):
                 self.link.send(wire.noop(self.last_seq))
 

@@ -34,6 +34,7 @@ import time
 
 import gevent
 from gevent import socket
+from gevent.event import Event
 
 from ssdbpy.protocol.ssdb import PacketReader
 from ssdbpy.cnum import uint64
@@ -120,6 +121,8 @@ class Slave:
         self._copying = False  # between copy_begin and copy_end
         self._acked = -1  # the last position acknowledged on this session
         self._ack_greenlet: gevent.Greenlet | None = None
+        self._handoff_seq: int | None = None  # the master's HANDOFF record, once applied
+        self._handoff_done = Event()
         #: monotonic time of the last byte from the master, and since when the link is down
         self.last_io: float | None = None
         self.down_since = time.monotonic()
@@ -170,6 +173,24 @@ class Slave:
             f"    sync_count : {self.sync_count}"
             + ("\n    mode       : convergent" if self.convergent else "")
         ).encode()
+
+    def handoff(self) -> bool:
+        """Before a promotion: ask the master for its last records (it refuses writes from then on)
+        and wait until they are applied; False if the link is not up or the master did not answer."""
+        sock = self._sock
+        if not self.aligned or sock is None or self.status != LinkState.SYNC:
+            return False
+        self._handoff_seq = None
+        self._handoff_done.clear()
+        try:
+            sock.sendall(encode_ssdb([group.HANDOFF]))
+        except OSError:
+            return False
+        if not self._handoff_done.wait(group.HANDOFF_TIMEOUT):
+            log.warning("[%s] the master did not hand off within %.0f s", self.cfg.id, group.HANDOFF_TIMEOUT)
+            return False
+        log.info("[%s] handoff: the master's records up to %d are applied", self.cfg.id, self._handoff_seq)
+        return True
 
     def make_group_link(self) -> None:
         """Offer aligned links from now on, also after a restart (the link is in ssdb.conf then)."""
@@ -408,6 +429,8 @@ class Slave:
                     self._ack()
             if self.status == LinkState.SYNC:
                 self.down_since = None
+            if self._handoff_seq is not None:
+                self._handoff_done.set()  # the records before it are committed
 
     @staticmethod
     def _read_one(sock, reader: PacketReader) -> list[bytes] | None:
@@ -439,6 +462,9 @@ class Slave:
                 return True
             return False
         if t == bl.CTRL:
+            if rec.key == group.HANDOFF_KEY and self.aligned:
+                self._handoff_seq = rec.seq
+                return False
             if rec.key == wire.OUT_OF_SYNC_KEY:
                 # heal: forget the position and ask for a fresh full copy
                 log.warning("[%s] OUT_OF_SYNC at seq %d: starting over with a full copy", self.cfg.id, rec.seq)

@@ -320,6 +320,8 @@ class RedisConn:
         ctx = self.ctx
         gate = self.state.write_gate
         for cmd, args, _ in self._multi:
+            if cmd is None and args[0].lower() in redis_repl.BLOCKING:
+                return True
             if cmd is not None and ((cmd.may_hold and (cmd.blocking or cmd.long(ctx, args)))
                                     or (cmd.is_write and gate.held)):
                 return True
