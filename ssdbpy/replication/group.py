@@ -69,12 +69,13 @@ class History:
         log.info("new replication history %s (the previous one %s ends at seq %d)", self.id, self.id2, upto)
         self._save()
 
-    def adopt(self, master_id: str, position: int) -> None:
-        """A slave follows its master's history from ``position`` on."""
+    def adopt(self, master_id: str, position: int) -> bool:
+        """A slave follows its master's history from ``position`` on; True if the id changed."""
         if master_id == self.id:
-            return
+            return False
         self.id2, self.end2, self.id = self.id, position, master_id
         self._save()
+        return True
 
     def replace(self, master_id: str) -> None:
         """After a full copy: the data is the master's only."""

@@ -492,8 +492,8 @@ class Slave:
                 if self.aligned:
                     if self._copying or self.last_key:
                         group.restart_binlog(self.db, rec.seq)  # the binlog goes on from the copy's seq
-                    else:
-                        self.repl.history.adopt(self._master_history, rec.seq)
+                    elif self.repl.history.adopt(self._master_history, rec.seq):
+                        self._renegotiate_downstream()
                     self._copying = False
                 self.last_key = b""
                 return True
@@ -541,6 +541,16 @@ class Slave:
             fn(self.db, rec, value)
         finally:
             binlog.type = prev_type
+
+    def _renegotiate_downstream(self) -> None:
+        """This node's history changed: its own aligned slaves reconnect and take the new one
+        (their old position stays valid: the previous history ends where they are)."""
+        for s in list(getattr(self.repl, "sessions", ())):
+            if getattr(s, "aligned", False):
+                try:
+                    s.link.sock.shutdown(_pysocket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def _apply_unlogged(self, rec: bl.Record, pkt: list[bytes]) -> None:
         """Apply without a binlog record (an aligned copy: the binlog restarts at its end)."""
