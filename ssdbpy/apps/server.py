@@ -243,6 +243,10 @@ def _serve(settings: Settings, conf_file: str) -> int:
         _stop_quietly(srv)
         return 1
     _log_listening(settings, srv)
+    repl.listen_port = srv.state.tcp_port
+    from ssdbpy.commands.redis_cmds import refresh_replica_refusal
+
+    repl.on_role_change = lambda: refresh_replica_refusal(srv.state)
     _start_slaves(settings, repl)
 
     stopper: gevent.Greenlet | None = None

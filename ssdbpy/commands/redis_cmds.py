@@ -20,7 +20,7 @@ from typing import Any, Callable
 from ssdbpy import errors, info
 from ssdbpy.commands import redis_info
 from ssdbpy.commands.registry import COMMANDS
-from ssdbpy.config.rewrite import rewrite
+from ssdbpy.config.rewrite import rewrite, rewrite_slaveof
 from ssdbpy.protocol import respw
 from ssdbpy.stringmatch import stringmatch
 
@@ -245,7 +245,8 @@ PARAMS: dict[str, Param] = {
 
 def refresh_replica_refusal(srv) -> None:
     """Keep ``srv.replica_refuses`` = replica_read_only and a ``type: sync`` master link exists."""
-    srv.replica_refuses = bool(srv.replica_read_only and redis_info.replication_view(srv).master)
+    srv.replica_refuses = bool((srv.replica_read_only and redis_info.replication_view(srv).master)
+                               or getattr(srv.repl, "frozen", False))
 
 
 def config(ctx, args: list[bytes], proto: int) -> bytes:
@@ -305,18 +306,27 @@ def _config_rewrite(srv) -> bytes:
     path = srv.conf_path
     if not path:
         return respw.error(b"ERR The server is running without a config file")
+    repl = srv.repl
+    slaveof = None
+    if repl is not None and getattr(repl, "role_changed", False):
+        # SLAVEOF over RESP changed the sync links: the slaveof part says what runs now
+        slaveof = [{"id": s.cfg.id, "type": "sync", "ip": s.cfg.host, "port": str(s.cfg.port),
+                    "auth": s.cfg.auth or ""} for s in repl.sync_slaves()]
     try:
-        write_config(path, dict(srv.config_changes))
+        write_config(path, dict(srv.config_changes), slaveof)
     except OSError as exc:
         return respw.error(b"ERR Rewriting config file: %s" % str(exc).encode())
     return respw.status(b"OK")
 
 
-def write_config(path: str, changes: dict[str, str]) -> None:
-    """Apply ``changes`` to the file at ``path`` atomically: a temp file beside it, fsync, rename."""
+def write_config(path: str, changes: dict[str, str], slaveof: list[dict[str, str]] | None = None) -> None:
+    """Apply ``changes`` (and, unless None, the sync ``slaveof`` blocks) to the file at ``path``
+    atomically: a temp file beside it, fsync, rename."""
     with open(path, encoding="utf-8", newline="") as f:
         text = f.read()
     new = rewrite(text, changes)
+    if slaveof is not None:
+        new = rewrite_slaveof(new, slaveof)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".ssdb.conf.", dir=d)
     try:

@@ -495,12 +495,20 @@ _HELLO = Mapping(b"hello", b"", "hello", _hello, GENERIC, None)
 REDIS_ONLY = frozenset((
     b"echo", b"command", b"client", b"config", b"script", b"quit",
     b"publish", b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"pubsub",
-    b"multi", b"exec", b"discard",
+    b"multi", b"exec", b"discard", b"replicaof", b"role", b"wait",
 ))
 
 
 def _conn_request(ssdb: bytes, args: list[bytes]) -> list[bytes]:
     raise ConnRequest(args)
+
+
+def _slaveof(ssdb: bytes, args: list[bytes]) -> list[bytes]:
+    """``SLAVEOF host port`` / ``SLAVEOF NO ONE``: Redis's (the connection answers); other arities: SSDB's."""
+    if len(args) == 3:
+        raise ConnRequest(args)
+    args[0] = ssdb
+    return args
 
 
 def _info(ssdb: bytes, args: list[bytes]) -> list[bytes]:
@@ -615,7 +623,8 @@ def _translator(table: dict[bytes, Mapping], generic: Desc) -> Callable[[list[by
     # the rows under their lowercase names, the upper-case names clients usually
     # send (saves a lower()) and HELLO
     slowlog = _slowlog_mapping(2 if generic is GENERIC else 3)
-    extra = {b"hello": _HELLO, b"slowlog": slowlog, b"info": Mapping(b"info", b"info", "generic", _info, generic, None)}
+    extra = {b"hello": _HELLO, b"slowlog": slowlog, b"info": Mapping(b"info", b"info", "generic", _info, generic, None),
+             b"slaveof": Mapping(b"slaveof", b"slaveof", "generic", _slaveof, generic, None)}
     for name in REDIS_ONLY:
         extra[name] = Mapping(name, b"", "conn", _conn_request, generic, None)
     extra.update({k.upper(): v for k, v in extra.items()})

@@ -39,6 +39,7 @@ class Replica:
     port: int
     state: str  # Redis's words: online, wait_bgsave, send_bulk
     offset: int
+    lag: int = 0  # s since the slave's last ack (0 on links without acks)
 
 
 @dataclass
@@ -51,6 +52,11 @@ class ReplView:
     link_up: bool = False
     syncing: bool = False
     slave_offset: int = 0
+    #: seconds since the last byte from the master (-1: never), since the link went down (-1: unknown)
+    last_io_ago: int = -1
+    down_since_ago: int = -1
+    #: the history ids and the end of the previous one (INFO's master_replid, replid2, second_repl_offset)
+    history: tuple[str, str, int] | None = None
 
 
 _STATES = {"SYNC": "online", "COPY": "send_bulk", "INIT": "wait_bgsave"}
@@ -71,15 +77,20 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def replication_view(srv: Any) -> ReplView:
-    """Read ``srv.repl.info_blocks()`` (SSDB's ``replication`` blocks) into a :class:`ReplView`.
+    """The replication state INFO needs, read from the links of ``srv.repl``.
 
-    A ``client ip:port`` block is a replica served by this node; a
-    ``slaveof host:port`` block of type ``sync`` is the master it follows
-    (status SYNC: link up; COPY: first copy in progress).
+    Every master session is a replica served by this node (an aligned slave
+    by its listening port and acked position); the first ``type: sync``
+    slave link is the master it follows (status SYNC: link up; COPY: a copy
+    in progress).  A ``repl`` without links objects is read from its
+    ``info_blocks()`` (SSDB's ``replication`` blocks).
     """
     view = ReplView()
-    if srv.repl is None:
+    repl = srv.repl
+    if repl is None:
         return view
+    if hasattr(repl, "sessions") and hasattr(repl, "slaves"):
+        return _view_of_links(repl, view)
     for block in srv.repl.info_blocks():
         head, f = _block_fields(block)
         kind, _, addr = head.partition(" ")
@@ -93,6 +104,34 @@ def replication_view(srv: Any) -> ReplView:
             view.link_up = status == "SYNC"
             view.syncing = status == "COPY"
             view.slave_offset = seq
+    return view
+
+
+def _view_of_links(repl: Any, view: ReplView) -> ReplView:
+    now = time.monotonic()
+    for s in repl.sessions:
+        state = _STATES.get(str(s.status), "wait_bgsave")
+        if getattr(s, "aligned", False):
+            lag = int(now - s.ack_time) if s.ack_time else 0
+            view.replicas.append(Replica(s.peer[0], s.listen_port, state, max(s.acked_seq, 0), lag))
+        else:
+            view.replicas.append(Replica(s.peer[0], s.peer[1], state, s.last_seq))
+    for s in repl.slaves:
+        if s.cfg.type != "sync":
+            continue
+        view.master = (s.cfg.host, s.cfg.port)
+        status = str(s.status)
+        view.link_up = status == "SYNC"
+        view.syncing = status == "COPY"
+        view.slave_offset = s.last_seq
+        last_io = getattr(s, "last_io", None)
+        view.last_io_ago = int(now - last_io) if last_io is not None else -1
+        down = getattr(s, "down_since", None)
+        view.down_since_ago = int(now - down) if down is not None else -1
+        break
+    h = getattr(repl, "history", None)
+    if h is not None:
+        view.history = (h.id, h.id2, h.end2)
     return view
 
 
@@ -213,14 +252,13 @@ def replication_fields(srv, db) -> info.Fields:
             ("master_host", host),
             ("master_port", port),
             ("master_link_status", "up" if view.link_up else "down"),
-            # sync140 keeps no time of the last byte from the master: unknown (-1, Redis's "never")
-            ("master_last_io_seconds_ago", -1),
+            ("master_last_io_seconds_ago", view.last_io_ago),
             ("master_sync_in_progress", 1 if view.syncing else 0),
             ("slave_read_repl_offset", view.slave_offset),
             ("slave_repl_offset", view.slave_offset),
         ]
         if not view.link_up:
-            f.append(("master_link_down_since_seconds", -1))
+            f.append(("master_link_down_since_seconds", view.down_since_ago))
         f += [
             ("slave_priority", srv.replica_priority),
             ("slave_read_only", 1 if srv.replica_read_only else 0),
@@ -228,13 +266,14 @@ def replication_fields(srv, db) -> info.Fields:
         ]
     f.append(("connected_slaves", len(view.replicas)))
     for i, r in enumerate(view.replicas):
-        f.append((f"slave{i}", f"ip={r.ip},port={r.port},state={r.state},offset={r.offset}"))
+        f.append((f"slave{i}", f"ip={r.ip},port={r.port},state={r.state},offset={r.offset},lag={r.lag}"))
+    replid, replid2, second = view.history or (srv.replid, "0" * 40, -1)
     f += [
         ("master_failover_state", "no-failover"),
-        ("master_replid", srv.replid),
-        ("master_replid2", "0" * 40),
+        ("master_replid", replid),
+        ("master_replid2", replid2),
         ("master_repl_offset", db.binlog.last_seq),
-        ("second_repl_offset", -1),
+        ("second_repl_offset", second if second < 0 else second + 1),
         ("repl_backlog_active", 1 if db.binlog.enabled else 0),
         ("repl_backlog_size", db.binlog.capacity),
         ("repl_backlog_first_byte_offset", db.binlog.min_seq),

@@ -18,6 +18,7 @@ differences (docs/compat.md):
 from __future__ import annotations
 
 import logging
+import socket as _socket
 import time
 import gevent
 from gevent.event import Event
@@ -25,8 +26,8 @@ from gevent.event import Event
 from ssdbpy.cnum import uint64
 from ssdbpy import errors
 from ssdbpy.commands.registry import BACKEND, READ_INLINE, Backend, command
-from ssdbpy.protocol.ssdb import encode_ssdb
-from ssdbpy.replication import converge, wire
+from ssdbpy.protocol.ssdb import PacketReader, encode_ssdb
+from ssdbpy.replication import converge, group, wire
 from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
@@ -46,6 +47,17 @@ _BINLOG_END = b"\x02"
 
 
 class SyncSession:
+    #: set on an aligned link (docs/replication.md, "Replication groups"): the slave's history id,
+    #: listening port and link id; what it acknowledged and when (monotonic)
+    aligned = False
+    slave_history = ""
+    listen_port = 0
+    slave_id = ""
+    acked_seq = -1
+    ack_time = 0.0
+    #: the slave asked for the handoff: send the HANDOFF record once everything is streamed
+    handoff = False
+
     def __init__(self, repl: Host, link, last_seq: int, last_key: bytes, mirror: bool,
                  peer_id: int | None = None) -> None:
         self.repl = repl
@@ -68,13 +80,55 @@ class SyncSession:
 
     # --- info -------------------------------------------------------------------
     def info_block(self) -> bytes:
-        return (
+        text = (
             f"client {self.peer[0]}:{self.peer[1]}\n"
             f"    type     : {'mirror' if self.mirror else 'sync'}\n"
             f"    status   : {self.status}\n"
             f"    last_seq : {self.last_seq}"
             + ("\n    mode     : convergent" if self.peer_id is not None else "")
-        ).encode()
+        )
+        if self.aligned:
+            lag_seq, lag_ms = self.lag()
+            text += (f"\n    slave_id : {self.slave_id}\n    listen   : {self.peer[0]}:{self.listen_port}\n"
+                     f"    acked_seq: {self.acked_seq}\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}")
+        return text.encode()
+
+    def lag(self) -> tuple[int, int]:
+        """Records the slave has not acknowledged, and ms since its last ack (-1: none yet)."""
+        acked = max(self.acked_seq, 0)
+        ms = int((time.monotonic() - self.ack_time) * 1000) if self.ack_time else -1
+        return max(self.db.binlog.max_seq - acked, 0), ms
+
+    def _read_acks(self) -> None:
+        """Read the slave's ``ssdbpy_ack <seq>`` packets (aligned links only); EOF ends the session."""
+        reader = PacketReader()
+        try:
+            while True:
+                data = self.link.recv()
+                if not data:
+                    break
+                reader.feed(data)
+                while (pkt := reader.next()) is not None:
+                    if pkt[0] == group.HANDOFF:
+                        log.info("slave %s:%d is being promoted: writes refused, last records follow",
+                                 self.peer[0], self.listen_port)
+                        freeze = getattr(self.repl, "freeze", None)
+                        if freeze is not None:
+                            freeze()
+                        self.handoff = True
+                        self.wake.set()
+                    elif len(pkt) >= 2 and pkt[0] == group.ACK and pkt[1].isdigit():
+                        self.acked_seq = int(pkt[1])
+                        self.ack_time = time.monotonic()
+                        notify = getattr(self.repl, "acked", None)
+                        if notify is not None:
+                            notify()
+        except OSError:
+            pass
+        try:
+            self.link.sock.shutdown(_socket.SHUT_RDWR)  # the slave is gone: end the stream too
+        except OSError:
+            pass
 
     def needed_seq(self) -> int:
         """Lowest binlog sequence this session may still read (binlog trimming keeps it)."""
@@ -125,15 +179,25 @@ class SyncSession:
     def run(self) -> None:
         self.repl.sessions.append(self)
         self.db.binlog.listeners.append(self.wake.set)
+        reader = gevent.spawn(self._read_acks) if self.aligned else None
         try:
             self._run()
         except (ConnectionError, OSError) as exc:
             log.info("sync client %s:%d gone: %s", self.peer[0], self.peer[1], exc)
         finally:
+            if reader is not None:
+                reader.kill(block=False)
             self.db.binlog.listeners.remove(self.wake.set)
             self.repl.sessions.remove(self)
 
     def _run(self) -> None:
+        history = getattr(self.repl, "history", None)
+        if self.aligned and history is not None and not group.may_resume(
+                history, self.slave_history, self.last_seq, self.last_key):
+            log.info("slave %s:%d at seq %d of history %s: not this node's history (%s, or %s up to %d): "
+                     "full copy", self.peer[0], self.listen_port, self.last_seq, self.slave_history,
+                     history.id, history.id2, history.end2)
+            self.last_seq, self.last_key = 0, b""
         if self.last_key and self._in_window(self.last_seq):
             log.info("copy recover after %r, seq %d", self.last_key, self.last_seq)
             # catch up on the part already copied, then snapshot with no yield in between;
@@ -157,6 +221,10 @@ class SyncSession:
             if self._stream():
                 continue
             self._flush()
+            if self.handoff:
+                self.handoff = False
+                self.link.send(wire.packet(self.last_seq, bl.CTRL, bl.NONE, group.HANDOFF_KEY))
+                continue
             if not self.wake.wait(HEARTBEAT):
                 self.link.send(wire.noop(self.last_seq))
 
@@ -299,8 +367,17 @@ def sync140(ctx, args):
     if mirror and len(args) > 4 and repl.db.versioned and args[4].isdigit():
         peer_id = int(args[4])
 
+    aligned = (not mirror and len(args) > 7 and args[4] == group.MARK and len(args[5]) == 40
+               and args[6].isdigit() and getattr(repl, "history", None) is not None)
+
     def run(link) -> None:
-        SyncSession(repl, link, last_seq, last_key, mirror, peer_id).run()
+        s = SyncSession(repl, link, last_seq, last_key, mirror, peer_id)
+        if aligned:
+            s.aligned = True
+            s.slave_history = args[5].decode("latin-1")
+            s.listen_port = int(args[6])
+            s.slave_id = args[7].decode("latin-1", "replace")
+        s.run()
 
     return Backend(run, kind="sync")
 
@@ -314,6 +391,16 @@ def ssdbpy_mirror(ctx, args):
     if not db.versioned or len(args) < 3 or args[2] != converge.PROTO:
         raise errors.ClientError(errors.MSG_UNKNOWN_COMMAND + args[0])
     return [b"ok", str(db.binlog.versions.node_id).encode(), converge.PROTO]
+
+
+@command(group.OFFER.decode(), 1, READ_INLINE)
+def ssdbpy_replica(ctx, args):
+    """``ssdbpy_replica <proto>``: a sync slave offers an aligned link (docs/replication.md,
+    "Replication groups"); answers ``ok <history id> <previous id> <previous end>``."""
+    history = getattr(ctx.server.repl, "history", None)
+    if history is None or len(args) < 2 or args[1] != group.PROTO:
+        raise errors.ClientError(errors.MSG_UNKNOWN_COMMAND + args[0])
+    return [b"ok", history.id.encode(), history.id2.encode(), str(history.end2).encode()]
 
 
 @command("ssdbpy_clock", 1, READ_INLINE)

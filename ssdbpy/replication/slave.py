@@ -34,12 +34,13 @@ import time
 
 import gevent
 from gevent import socket
+from gevent.event import Event
 
 from ssdbpy.protocol.ssdb import PacketReader
 from ssdbpy.cnum import uint64
 from ssdbpy.config.settings import SlaveofSettings
 from ssdbpy.protocol.ssdb import encode_ssdb
-from ssdbpy.replication import converge, wire
+from ssdbpy.replication import converge, group, wire
 from ssdbpy.replication.apply import APPLY
 from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
@@ -56,6 +57,7 @@ RECV_SIZE = 64 << 10  # larger reads cost an mmap each
 APPLY_SLICE = 2000
 BUSY_SLICE = 0.02  # s of applying before the clients get a turn
 WIPE_SLICE = 10000  # records deleted per batch by the pre-copy wipe
+ACK_INTERVAL = 1.0  # s between acks on an aligned link when nothing is applied
 
 #: data-db key prefix of the position copy written with every applied batch (sorts
 #: after the binlog ``0x01`` and before every data type, and before ``dump``'s "A")
@@ -92,6 +94,10 @@ class Slave:
         self.copy_count = 0
         self.sync_count = 0
         self._status_key = b"slave.status." + cfg.id.encode()
+        #: a group link (made by Redis's SLAVEOF, remembered in the meta db): it offers an aligned
+        #: link; other links (ssdb.conf, SSDB's slaveof) speak plain sync140 as before
+        self._group_key = group.GROUP_LINK_PREFIX + cfg.id.encode()
+        self.group = self.db.meta.get(self._group_key) is not None
         self._position_key = POSITION_PREFIX + cfg.id.encode()
         self.last_seq, self.last_key = self._load()
         #: the position the meta db holds
@@ -109,6 +115,17 @@ class Slave:
         self.peer_id: int | None = None
         #: the current session streams convergent records
         self.convergent = False
+        #: the current session is an aligned sync link (docs/replication.md, "Replication groups")
+        self.aligned = False
+        self._master_history: str | None = None
+        self._copying = False  # between copy_begin and copy_end
+        self._acked = -1  # the last position acknowledged on this session
+        self._ack_greenlet: gevent.Greenlet | None = None
+        self._handoff_seq: int | None = None  # the master's HANDOFF record, once applied
+        self._handoff_done = Event()
+        #: monotonic time of the last byte from the master, and since when the link is down
+        self.last_io: float | None = None
+        self.down_since = time.monotonic()
 
     # --- position ---------------------------------------------------------------
     def _load(self) -> Position:
@@ -157,18 +174,47 @@ class Slave:
             + ("\n    mode       : convergent" if self.convergent else "")
         ).encode()
 
+    def handoff(self) -> bool:
+        """Before a promotion: ask the master for its last records (it refuses writes from then on)
+        and wait until they are applied; False if the link is not up or the master did not answer."""
+        sock = self._sock
+        if not self.aligned or sock is None or self.status != LinkState.SYNC:
+            return False
+        self._handoff_seq = None
+        self._handoff_done.clear()
+        try:
+            sock.sendall(encode_ssdb([group.HANDOFF]))
+        except OSError:
+            return False
+        if not self._handoff_done.wait(group.HANDOFF_TIMEOUT):
+            log.warning("[%s] the master did not hand off within %.0f s", self.cfg.id, group.HANDOFF_TIMEOUT)
+            return False
+        log.info("[%s] handoff: the master's records up to %d are applied", self.cfg.id, self._handoff_seq)
+        return True
+
+    def make_group_link(self) -> None:
+        """Offer aligned links from now on, also after a restart (the link is in ssdb.conf then)."""
+        self.group = True
+        self.db.meta.put(self._group_key, b"1")
+        self.db.meta.commit()
+
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
         self._greenlet = gevent.spawn(self._loop)
 
     def stop(self) -> None:
         if self._greenlet is not None:
-            self._greenlet.kill(timeout=2)
+            self._greenlet.kill(block=False)  # may run from an event-loop callback (EXEC)
             self._greenlet = None
         self._close()
         self.status = LinkState.DISCONNECTED
 
     def _close(self) -> None:
+        if self._ack_greenlet is not None:
+            self._ack_greenlet.kill(block=False)
+            self._ack_greenlet = None
+        if self.down_since is None:
+            self.down_since = time.monotonic()
         if self._sock is not None:
             try:
                 self._sock.close()
@@ -214,7 +260,17 @@ class Slave:
                 gevent.sleep(1)
                 raise Reconnect(f"auth failed: {reply!r}")
         self.convergent = False
+        self.aligned = False
+        self._acked = -1
+        history = getattr(self.repl, "history", None)
+        if self.group and not cfg.mirror and history is not None and self._probe_group():
+            self.aligned = True
+            if not self.last_key:
+                self.last_seq = self.db.binlog.max_seq  # aligned: the binlog is numbered as the group's
         request = [b"sync140", str(self.last_seq).encode(), self.last_key, b"mirror" if cfg.mirror else b"sync"]
+        if self.aligned:
+            request += [group.MARK, history.id.encode(), str(getattr(self.repl, "listen_port", 0)).encode(),
+                        cfg.id.encode()]
         versions = self.db.binlog.versions
         if cfg.mirror and versions is not None:
             if self.peer_id is not None:
@@ -233,7 +289,9 @@ class Slave:
         else:
             sock.sendall(encode_ssdb(request))
         log.info("[%s] sync140 from seq %d key %r%s", cfg.id, self.last_seq, self.last_key,
-                 " (convergent)" if self.convergent else "")
+                 " (convergent)" if self.convergent else " (aligned)" if self.aligned else "")
+        if self.aligned:
+            self._ack_greenlet = gevent.spawn(self._ack_loop, sock)
         while True:
             try:
                 data = sock.recv(RECV_SIZE)
@@ -241,10 +299,51 @@ class Slave:
                 raise Reconnect("the master hasn't responded for a while") from None
             if not data:
                 raise Reconnect("master closed the link")
+            self.last_io = time.monotonic()
             reader.feed(data)
             while self._process_all(reader, APPLY_SLICE):
                 self._let_clients_in()
             self._let_clients_in()
+
+    def _probe_group(self) -> bool:
+        """Ask the master, on a side connection, whether it takes aligned sync links (``ssdbpy_replica``).
+
+        An SSDB master answers ``client_error``: the link stays plain sync140.
+        """
+        cfg = self.cfg
+        try:
+            with socket.create_connection((cfg.host, cfg.port), timeout=CONNECT_TIMEOUT) as probe:
+                probe.settimeout(PROBE_TIMEOUT)
+                reader = PacketReader()
+                if cfg.auth:
+                    probe.sendall(encode_ssdb([b"auth", cfg.auth.encode()]))
+                    self._read_one(probe, reader)
+                probe.sendall(encode_ssdb([group.OFFER, group.PROTO]))
+                reply = self._read_one(probe, reader)
+        except (OSError, _pysocket.timeout) as exc:
+            log.info("[%s] group probe: %s", cfg.id, exc)
+            return False
+        if reply and len(reply) >= 2 and reply[0] == b"ok" and len(reply[1]) == 40:
+            self._master_history = reply[1].decode("latin-1")
+            return True
+        return False
+
+    def _ack(self, sock=None) -> None:
+        """Tell the master the position applied and committed (aligned links only)."""
+        sock = sock or self._sock
+        if not self.aligned or sock is None or self._copying or self.last_key:
+            return
+        seq = self.last_seq
+        try:
+            sock.sendall(encode_ssdb([group.ACK, str(seq).encode()]))
+            self._acked = seq
+        except OSError:
+            pass
+
+    def _ack_loop(self, sock) -> None:
+        while True:
+            gevent.sleep(ACK_INTERVAL)
+            self._ack(sock)
 
     def _offer(self) -> list[bytes]:
         return [converge.OFFER, str(self.db.binlog.versions.node_id).encode(), converge.PROTO]
@@ -326,6 +425,12 @@ class Slave:
                 self._stage_position()
                 db.commit()
                 self._persist()
+                if self.aligned and self.last_seq != self._acked:
+                    self._ack()
+            if self.status == LinkState.SYNC:
+                self.down_since = None
+            if self._handoff_seq is not None:
+                self._handoff_done.set()  # the records before it are committed
 
     @staticmethod
     def _read_one(sock, reader: PacketReader) -> list[bytes] | None:
@@ -350,10 +455,16 @@ class Slave:
         t = rec.type
         if t == bl.NOOP:
             if rec.seq != self.last_seq:
+                if self.aligned and not self._copying and not self.last_key:
+                    while self.db.binlog.enabled and self.db.binlog.last_seq < rec.seq:
+                        group.placeholder(self.db)
                 self.last_seq = rec.seq
                 return True
             return False
         if t == bl.CTRL:
+            if rec.key == group.HANDOFF_KEY and self.aligned:
+                self._handoff_seq = rec.seq
+                return False
             if rec.key == wire.OUT_OF_SYNC_KEY:
                 # heal: forget the position and ask for a fresh full copy
                 log.warning("[%s] OUT_OF_SYNC at seq %d: starting over with a full copy", self.cfg.id, rec.seq)
@@ -371,22 +482,36 @@ class Slave:
                 self.last_seq = 0
                 self.last_key = b""
                 self._wipe_needed = not self.cfg.mirror
+                if self.aligned:
+                    self._copying = True
+                    self.repl.history.replace(self._master_history)
                 return True
             if rec.cmd == bl.END:
                 log.info("[%s] copy end at seq %d (%d records)", self.cfg.id, rec.seq, self.copy_count)
                 self.status = LinkState.SYNC
+                if self.aligned:
+                    if self._copying or self.last_key:
+                        group.restart_binlog(self.db, rec.seq)  # the binlog goes on from the copy's seq
+                    elif self.repl.history.adopt(self._master_history, rec.seq):
+                        self._renegotiate_downstream()
+                    self._copying = False
                 self.last_key = b""
                 return True
             self.status = LinkState.COPY
             self.copy_count += 1
-            self._apply(rec, pkt)
+            self._apply_unlogged(rec, pkt) if self.aligned else self._apply(rec, pkt)
             self.last_seq = rec.seq
             self.last_key = rec.key
             return True
         if t in (bl.SYNC, bl.MIRROR):
             self.status = LinkState.SYNC
             self.sync_count += 1
-            self._apply(rec, pkt)
+            if not self.aligned:
+                self._apply(rec, pkt)
+            elif self._copying or self.last_key:
+                self._apply_unlogged(rec, pkt)
+            else:
+                self._apply_aligned(rec, pkt)
             self.last_seq = rec.seq
             return True
         return False
@@ -417,12 +542,56 @@ class Slave:
         finally:
             binlog.type = prev_type
 
+    def _renegotiate_downstream(self) -> None:
+        """This node's history changed: its own aligned slaves reconnect and take the new one
+        (their old position stays valid: the previous history ends where they are)."""
+        for s in list(getattr(self.repl, "sessions", ())):
+            if getattr(s, "aligned", False):
+                try:
+                    s.link.sock.shutdown(_pysocket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _apply_unlogged(self, rec: bl.Record, pkt: list[bytes]) -> None:
+        """Apply without a binlog record (an aligned copy: the binlog restarts at its end)."""
+        binlog = self.db.binlog
+        enabled, binlog.enabled = binlog.enabled, False
+        try:
+            self._apply(rec, pkt)
+        finally:
+            binlog.enabled = enabled
+
+    def _apply_aligned(self, rec: bl.Record, pkt: list[bytes]) -> None:
+        """Apply and log the record under the master's sequence number."""
+        db = self.db
+        if group.align_before(db, rec.seq):
+            self._apply(rec, pkt)
+            if group.align_after(db, rec.seq):
+                return
+        # this node wrote records of its own: its positions no longer mean the group's
+        log.warning("[%s] binlog at %d is past the master's record %d: a new history", self.cfg.id,
+                    db.binlog.last_seq, rec.seq)
+        self.aligned = False
+        self.repl.history.replace(group.new_id())
+
     def _wipe(self) -> None:
         """Delete every local data record before a full copy (logged, so chained slaves follow).
 
         Commits every WIPE_SLICE deletions (and after every hash/zset/queue) and
         lets clients in between, so a big data set does not stall the server.
         """
+        db = self.db
+        if self.aligned:  # the binlog restarts at the copy's end: nothing to log
+            binlog = db.binlog
+            enabled, binlog.enabled = binlog.enabled, False
+            try:
+                self._wipe_all()
+            finally:
+                binlog.enabled = enabled
+        else:
+            self._wipe_all()
+
+    def _wipe_all(self) -> None:
         db = self.db
         n = 0
         kv_keys = [k[1:] for k in db.engine.iterate(b"k", b"l", keys_only=True)]

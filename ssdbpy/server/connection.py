@@ -259,7 +259,7 @@ class Connection(RedisConn):
         engine = self.engine
         self._reads0, self._staged0 = engine.overlay_reads, engine.staged_total
         if first is EXEC:
-            self._out.append(self._exec(True))
+            self._out.append(self._held_request(held[2]))
             first = None
         elif first.__class__ is not Backend:
             if first[0] in _WRITES:
@@ -407,7 +407,7 @@ class Connection(RedisConn):
                         desc = redis_compat.PROTOCOLS[self._proto][1]
                         if text is None:  # EXEC of a command that may wait: on the greenlet
                             self._desc = desc
-                            self._held = (EXEC, perf_counter())
+                            self._held = (EXEC, perf_counter(), req.request)
                             return True
                         direct = self._direct
                         out.append(text)

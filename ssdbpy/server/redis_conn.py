@@ -27,7 +27,7 @@ import socket
 import time
 
 from ssdbpy import errors
-from ssdbpy.commands import redis_cmds, redis_compat
+from ssdbpy.commands import redis_cmds, redis_compat, redis_repl
 from ssdbpy.commands.dispatch import execute, run
 from ssdbpy.commands.registry import COMMANDS, Backend
 from ssdbpy.config.settings import OutputLimit
@@ -202,6 +202,12 @@ class RedisConn:
             return b"-NOAUTH " + errors.MSG_AUTH_REQUIRED + b"\r\n"
         if name in redis_cmds.HANDLERS:
             return redis_cmds.answer(ctx, args, self._proto)
+        if name in redis_repl.HANDLERS:
+            return redis_repl.HANDLERS[name](ctx, args, self._proto)
+        if name in redis_repl.BLOCKING:
+            if not in_greenlet:
+                return None  # WAIT: on the connection's greenlet
+            return redis_repl.BLOCKING[name](ctx, args, self._proto)
         if name == b"client":
             return self._client(args)
         if name in (b"subscribe", b"psubscribe"):
@@ -245,6 +251,15 @@ class RedisConn:
                 return None
             return self._exec(in_greenlet)
         return respw.error(b"ERR unknown command '%s'" % args[0][:128])
+
+    def _held_request(self, args: list[bytes]) -> bytes:
+        """A request left for the greenlet by :meth:`_conn_request` (EXEC, WAIT)."""
+        name = args[0].lower()
+        if name == b"exec":
+            return self._exec(True)
+        text = self._answer(args, name, True)
+        assert text is not None
+        return text
 
     def _reset(self) -> bytes:
         """RESET: out of MULTI and every subscription, name cleared, RESP2 (Redis 6.2)."""
@@ -305,6 +320,8 @@ class RedisConn:
         ctx = self.ctx
         gate = self.state.write_gate
         for cmd, args, _ in self._multi:
+            if cmd is None and args[0].lower() in redis_repl.BLOCKING:
+                return True
             if cmd is not None and ((cmd.may_hold and (cmd.blocking or cmd.long(ctx, args)))
                                     or (cmd.is_write and gate.held)):
                 return True
@@ -344,6 +361,9 @@ class RedisConn:
         wrote = False
         for cmd, args, desc in queue:
             if cmd is None:
+                if args[0].lower() == b"wait":
+                    parts.append(redis_repl.wait(ctx, args, self._proto, block=False))
+                    continue
                 text = self._answer(args, args[0].lower(), True)
                 parts.append(text if text is not None else respw.error(b"ERR can not run in a transaction"))
                 continue

@@ -47,3 +47,25 @@ def test_write_config_is_atomic_and_keeps_the_mode(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o640
     assert os.stat(path).st_ino != inode  # a new file renamed over the old one
     assert [p.name for p in tmp_path.iterdir()] == ["ssdb.conf"]  # no temp file left
+
+
+SLAVES = ("# top\nserver:\n\tport: 8888\n\nreplication:\n\tbinlog: yes\n\t# the old master\n\tslaveof:\n"
+          "\t\t# its id\n\t\tid: old\n\t\tip: 10.0.0.1\n\t\tport: 1\n\tslaveof:\n\t\ttype: mirror\n\t\tip: 10.0.0.2\n"
+          "\t\tport: 2\n\nlogger:\n\tlevel: debug\n")
+
+
+def test_slaveof_blocks_replaced_mirror_and_comments_kept():
+    from ssdbpy.config.rewrite import rewrite_slaveof
+
+    out = rewrite_slaveof(SLAVES, [{"id": "127.0.0.1|7000", "type": "sync", "ip": "127.0.0.1", "port": "7000",
+                                    "auth": ""}])
+    assert out == ("# top\nserver:\n\tport: 8888\n\nreplication:\n\tbinlog: yes\n\t# the old master\n"
+                   "\t\t# its id\n\tslaveof:\n\t\ttype: mirror\n\t\tip: 10.0.0.2\n\t\tport: 2\n"
+                   "\tslaveof:\n\t\tid: 127.0.0.1|7000\n\t\ttype: sync\n\t\tip: 127.0.0.1\n\t\tport: 7000\n"
+                   "\nlogger:\n\tlevel: debug\n")
+    root = parse(out)
+    assert [b.get("port").value for b in root.children_named("replication.slaveof")] == ["2", "7000"]
+    # SLAVEOF NO ONE: no sync block left; a file without replication gets the block at its end
+    assert "10.0.0.1" not in rewrite_slaveof(SLAVES, []) and "type: mirror" in rewrite_slaveof(SLAVES, [])
+    assert rewrite_slaveof("server:\n\tport: 1\n", [{"ip": "h", "port": "2"}]) == (
+        "server:\n\tport: 1\nreplication:\n\tslaveof:\n\t\tip: h\n\t\tport: 2\n")
