@@ -137,6 +137,8 @@ LEFT_OUT: dict[bytes, str] = {
     b"list_deny_ip": "configuration", b"add_allow_ip": "configuration", b"add_deny_ip": "configuration",
     b"del_allow_ip": "configuration", b"del_deny_ip": "configuration",
     b"slowlog": "an ssdbpy addition (SSDB has none): server-specific timings",
+    b"ssdbpy_mirror": "ssdbpy replication handshake", b"ssdbpy_replica": "ssdbpy replication handshake",
+    b"ssdbpy_clock": "ssdbpy addition: a clock stamp",
 }
 COMMANDS: dict[bytes, str] = {name: _OVERRIDES.get(name, shape) for name, shape in SHAPES.items()
                               if name not in LEFT_OUT}
