@@ -18,7 +18,7 @@ dump sync140
 """.split()))
 
 #: commands ssdbpy adds to SSDB's (docs/compat.md)
-SSDBPY_COMMANDS: tuple[str, ...] = ("slowlog", "ssdbpy_mirror", "ssdbpy_clock")
+SSDBPY_COMMANDS: tuple[str, ...] = ("slowlog", "ssdbpy_mirror", "ssdbpy_clock", "digest", "digest_keys")
 
 #: words the shell handles itself
 SHELL_COMMANDS: tuple[str, ...] = ("help", "quit", "exit", "export", "import", ":escape")
