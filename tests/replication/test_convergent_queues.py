@@ -140,8 +140,8 @@ def test_concurrent_pops_of_one_item_remove_it_once(server_factory):
 
 @pytest.mark.timeout(60)
 def test_versioned_queues_open_in_ssdb_with_the_same_items(server_factory, reference_factory):
-    """Queue ids, tombstones and side records (under 0x03) are invisible to SSDB 1.9.8, and a
-    queue that received an item in its middle is still SSDB's dense encoding."""
+    """Queue ids, tombstones and side records, and counter markers (all under 0x03) are
+    invisible to SSDB 1.9.8; the queue is SSDB's dense encoding."""
     import shutil
 
     from tests.harness.compare import snapshot
@@ -155,7 +155,8 @@ def test_versioned_queues_open_in_ssdb_with_the_same_items(server_factory, refer
     b.start()
     with a.client() as ca, b.client() as cb:
         for req in (("qpush_back", "q", "1", "2", "3"), ("qpop_front", "q"), ("qset", "q", "0", "2x"),
-                    ("qpush_front", "q", "0"), ("qpush", "gone", "x"), ("qpop", "gone")):
+                    ("qpush_front", "q", "0"), ("qpush", "gone", "x"), ("qpop", "gone"), ("incr", "n", "5"),
+                    ("hincr", "h", "f", "2")):
             assert ca(*req)[0] == b"ok", req
         converge([a, b], timeout=20)
         assert cb("qpush_back", "q", "from-b")[0] == b"ok"
@@ -171,3 +172,5 @@ def test_versioned_queues_open_in_ssdb_with_the_same_items(server_factory, refer
         assert c("qsize", "q") == [b"ok", b"4"] and c("qsize", "gone") == [b"ok", b"0"]
         assert c("qlist", "", "", "100") == [b"ok", b"q"]
         assert c("qget", "q", "3") == [b"ok", b"from-b"] and c("qback", "q") == [b"ok", b"from-b"]
+        assert c("get", "n") == [b"ok", b"5"] and c("hget", "h", "f") == [b"ok", b"2"]
+        assert c("keys", "", "", "100") == [b"ok", b"n"] and c("hlist", "", "", "100") == [b"ok", b"h"]
