@@ -236,8 +236,8 @@ class SyncSession:
             expect += 1
             self.last_seq = rec.seq
             if rec.type == bl.MIRROR and self.mirror and (self.peer_id is None or not converge.forwarded(rec.cmd)):
-                # received from a mirror peer: never echoed, except versioned items on a
-                # convergent link (forwarded so that rings and chains converge)
+                # received from a mirror peer: never echoed, except versioned items and queue
+                # item states on a convergent link (forwarded so that rings and chains converge)
                 self._skipped += 1
                 if self._skipped >= SKIP_HEARTBEAT:
                     self._skipped = 0
