@@ -31,6 +31,7 @@ MSG_LOCALHOST_ONLY = b"this command is only available from localhost"
 MSG_FLUSHDB_REPL = b"flushdb is not allowed when replication is in use!"
 MSG_QUEUE_FULL = b"queue is full"
 MSG_KEY_TOO_LONG = b"key too long"
+MSG_DIGEST_TYPE = b"type must be all, kv, hash, zset or queue"
 # HELLO (an ssdbpy addition for RESP3 clients): Redis's own texts, which clients match on
 MSG_HELLO_NOPROTO = b"sorry, this protocol version is not supported"
 MSG_HELLO_WRONGPASS = b"invalid username-password pair or user is disabled."

@@ -302,11 +302,13 @@ def _reopen_log() -> None:
 def _wire_replication(settings: Settings, srv: Server):
     """Attach replication (the sync140 command, slave links) to the server."""
     from ssdbpy.replication.manager import Replication  # also registers sync140
+    from ssdbpy.db import ttl
     from ssdbpy.storage.hlc import offset_from_env
 
     if any(s.mirror for s in settings.replication.slaveof):
         # a master-master node: every write is versioned (docs/replication.md, "Convergent mirrors")
         versions = srv.db.enable_versions(offset_from_env())
+        ttl.OFFSET_MS = offset_from_env()  # the skewed wall clock also sets and expires TTLs
         log.info("versioned writes: node id %d, clock offset %d ms", versions.node_id, offset_from_env())
     repl = Replication(srv.db, sync_speed=settings.replication.sync_speed)
     repl.write_gate = srv.state.write_gate

@@ -18,7 +18,8 @@ dump sync140
 """.split()))
 
 #: commands ssdbpy adds to SSDB's (docs/compat.md)
-SSDBPY_COMMANDS: tuple[str, ...] = ("slowlog", "ssdbpy_mirror", "ssdbpy_clock", "ssdbpy_replica")
+SSDBPY_COMMANDS: tuple[str, ...] = ("slowlog", "ssdbpy_mirror", "ssdbpy_clock", "ssdbpy_replica", "digest",
+                                     "digest_keys")
 
 #: words the shell handles itself
 SHELL_COMMANDS: tuple[str, ...] = ("help", "quit", "exit", "export", "import", ":escape")

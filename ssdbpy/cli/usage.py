@@ -121,6 +121,8 @@ sync140 | [last_seq [last_key [type]]] | the replication stream (used by slaves)
 ssdbpy_mirror | node_id proto | offer a convergent mirror link (used by ssdbpy mirror slaves; ssdbpy)
 ssdbpy_clock | | this node's id and a fresh clock stamp, on a node with mirror links (ssdbpy)
 ssdbpy_replica | proto | offer an aligned sync link (used by ssdbpy slaves attached with SLAVEOF; ssdbpy)
+digest | [all|kv|hash|zset|queue [start end]] | hash of user data and TTL deadlines, key count, first and last name, names in (start, end] (ssdbpy)
+digest_keys | kv|hash|zset|queue start end limit | per-key hashes of the first keys in (start, end] (ssdbpy)
 get_key_range | | the kv key range this server serves
 get_kv_range | | the kv key range this server serves
 set_kv_range | start end | set the kv key range this server serves

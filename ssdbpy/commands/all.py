@@ -1,3 +1,3 @@
 """Importing this module registers every command module in the command table."""
 
-from ssdbpy.commands import hash, kv, queue, sys, zset  # noqa: F401
+from ssdbpy.commands import digest, hash, kv, queue, sys, zset  # noqa: F401

@@ -28,6 +28,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from ssdbpy import errors
+from ssdbpy.db.queue_versions import QueueVersions
 from ssdbpy.db.slices import STEP, Cooperate, noop
 from ssdbpy.db.zset import list_names
 from ssdbpy.storage import binlog as bl
@@ -70,6 +71,8 @@ class Queue:
     def __init__(self, db: "Database") -> None:
         self.engine = db.engine
         self.binlog = db.binlog
+        #: item ids, tombstones and merges when the node versions its writes (convergent mirrors)
+        self.versions = QueueVersions(db.engine, db.binlog)
 
     # --- records ----------------------------------------------------------------
     def _seq(self, key: bytes) -> int | None:
@@ -123,6 +126,9 @@ class Queue:
             step, cmd = -1, _QPUSH_FRONT
         start_size = size
         full = False
+        qv = self.versions if self.binlog.versions is not None else None
+        if qv is not None:
+            qv.ensure_indexed(name)
         for item in items:
             if seq is None:
                 seq = first_seq if first_seq is not None and SEQ_MIN < first_seq < SEQ_MAX else SEQ_INIT
@@ -138,6 +144,8 @@ class Queue:
             ik = prefix + _be(seq)
             put(ik, item)
             add(cmd, ik)
+            if qv is not None:
+                qv.pushed(name, ik, seq, back)
             size += 1
         if size != start_size:
             put(pk, _pack_u64(seq))  # type: ignore[arg-type]
@@ -162,6 +170,9 @@ class Queue:
         seq = self._seq(pk)
         if seq is None:
             return None
+        versioned = self.binlog.versions is not None
+        if versioned:
+            self.versions.ensure_indexed(name)
         ik = prefix + _be(seq)
         item = eng.get(ik)
         if item is None:
@@ -170,6 +181,8 @@ class Queue:
         size = self._size(sk) - 1
         eng.delete(ik)
         self.binlog.add(_QPOP_BACK if back else _QPOP_FRONT, name)
+        if versioned:
+            self.versions.popped(name, ik)
         if size <= 0:
             eng.delete(sk)
             eng.delete(prefix + _FRONT)
@@ -260,8 +273,12 @@ class Queue:
         if seq is None:
             return False
         ik = prefix + _be(seq)
+        if self.binlog.versions is not None:
+            self.versions.ensure_indexed(name)
         self.engine.put(ik, item)
         self.binlog.add(bl.QSET, ik)
+        if self.binlog.versions is not None:
+            self.versions.updated(name, ik, seq)
         return True
 
     def get_by_seq(self, name: bytes, seq: int) -> bytes | None:
@@ -280,8 +297,12 @@ class Queue:
         if seq < front or seq > front + size:
             return False
         ik = prefix + _be(seq)
+        if self.binlog.versions is not None:
+            self.versions.ensure_indexed(name)
         self.engine.put(ik, item)
         self.binlog.add(bl.QSET, ik)
+        if self.binlog.versions is not None:
+            self.versions.updated(name, ik, seq)
         return True
 
     def slice(self, name: bytes, begin: int, end: int, cooperate: Cooperate = noop) -> list[bytes]:

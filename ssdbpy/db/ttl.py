@@ -14,7 +14,10 @@ import time
 from typing import TYPE_CHECKING
 
 from ssdbpy.cnum import int32, wrap_int64
-from ssdbpy.storage.keys import EXPIRE_ZSET, MAX_NAME
+from ssdbpy.storage import crdt
+from ssdbpy.storage.hlc import COUNTER_BITS, MAX_STAMP
+from ssdbpy.storage.keys import EXPIRE_ZSET, MAX_NAME, encode_kv, encode_zset
+from ssdbpy.storage.versions import Version
 
 if TYPE_CHECKING:
     from ssdbpy.db.database import Database
@@ -22,8 +25,13 @@ if TYPE_CHECKING:
 _SECONDS_LIMIT = 2000000000
 
 
+#: ms added to the wall clock that sets and expires TTLs (the node's clock offset, tests only;
+#: the HLC of a versioned node takes the same offset, storage/hlc.py)
+OFFSET_MS = 0
+
+
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    return int(time.time() * 1000) + OFFSET_MS
 
 
 def _as_ms(score: int) -> int:
@@ -40,6 +48,15 @@ def parse_ttl(raw: bytes) -> int:
     ``now_ms + ttl * 1000`` cannot overflow int64.
     """
     return int32(raw)
+
+
+def expiry_version(deadline_ms: int, ttl_version: tuple[int, int]) -> tuple[int, int]:
+    """The version of the expiry of a key whose TTL entry (version ``ttl_version``) says
+    ``deadline_ms``: the deadline's HLC stamp ``(deadline_ms << 16, 0)``, or the TTL's own
+    version when that is later (a TTL written at or after its deadline, e.g. ``setx k v 0``).
+    Every node computes the same one, so the expiries of different nodes are one write."""
+    stamp = min(max(deadline_ms, 0) << COUNTER_BITS, MAX_STAMP)
+    return max((stamp, 0), ttl_version)
 
 
 def _c_div(a: int, b: int) -> int:
@@ -69,15 +86,13 @@ class TTL:
     def delete(self, key: bytes) -> None:
         """Drop ``key``'s TTL; a key over 255 bytes cannot have one (SSDB's zdel refuses it, ignored).
 
-        On a node that versions its writes, a key without a TTL here leaves no tombstone
-        in the TTL index (one per plain ``set`` would double the cost of every write): a
-        TTL set concurrently on another master then survives (docs/replication.md).
+        On a node that versions its writes this leaves a tombstone in the TTL index even
+        when the key has no TTL here (``del``, ``multi_del``; ``set`` keeps a TTL, as in
+        SSDB), so that a TTL set concurrently on another master is ordered against the
+        ``del`` by stamp (docs/replication.md, "TTLs").
         """
         if len(key) <= MAX_NAME:
-            zset = self.db.zset
-            if self.db.versioned and zset.get(EXPIRE_ZSET, key) is None:
-                return
-            zset.delete(EXPIRE_ZSET, key)
+            self.db.zset.delete(EXPIRE_ZSET, key)
 
     def get(self, key: bytes) -> int:
         """``(score - now_ms) / 1000`` in C int64 arithmetic, or -1 when ``key`` has no TTL.
@@ -103,6 +118,35 @@ class TTL:
         millis = zset.iter_index(EXPIRE_ZSET, score_start=_SECONDS_LIMIT)
         return seconds, millis
 
+    def _expire_versioned(self, versions, member: bytes, when: int) -> None:
+        """Expire ``member`` with the version its deadline gives: writes of the key or its
+        TTL stamped before it are overwritten, later ones stay (docs/replication.md, "TTLs")."""
+        db = self.db
+        mk = encode_zset(EXPIRE_ZSET, member)
+        at = expiry_version(when, versions.get(mk).order())
+        versions.clock.observe(at[0])
+        dk = encode_kv(member)
+        local = versions.get(dk)
+        if local.counter is not None:  # increments stamped after the deadline still count
+            value = db.engine.get(dk)
+            (s, o), c = crdt.join(local.order(), local.as_counter(value), at, crdt.Counter(None))
+            new = crdt.value((s, o), c)
+            merged = Version(s, o, c.base is None, c)
+            if merged != local:
+                versions.next_record = merged.encode()
+                try:
+                    if new is None:
+                        db.kv.delete(member)
+                    else:
+                        db.kv.set(member, new)
+                finally:
+                    versions.next_record = None
+        elif local.order() < at:
+            with db.stamped(*at):
+                db.kv.delete(member)
+        with db.stamped(*at):
+            db.zset.delete(EXPIRE_ZSET, member)
+
     def next_due(self) -> int | None:
         """Expiry time (ms) of the earliest TTL, or None."""
         firsts = [first[1] for first in (next(walk, None) for walk in self._regions()) if first is not None]
@@ -112,17 +156,23 @@ class TTL:
         """Delete up to ``limit`` keys whose expiry time is <= ``now``; returns how many.
 
         Each expiry is an ordinary delete (KDEL) plus removal from the TTL zset
-        (ZDEL), both logged so that slaves expire the key too.
+        (ZDEL), both logged so that slaves expire the key too.  On a node that
+        versions its writes both carry the expiry's version (``expiry_version``),
+        the same on every node, instead of a new stamp.
         """
         due = []
         for walk in self._regions():
             for member, score in walk:
                 if _as_ms(score) > now or len(due) >= limit:
                     break
-                due.append(member)
-        for member in due:
-            self.db.kv.delete(member)
-            self.db.zset.delete(EXPIRE_ZSET, member)
+                due.append((member, _as_ms(score)))
+        versions = self.db.binlog.versions
+        for member, when in due:
+            if versions is not None:
+                self._expire_versioned(versions, member, when)
+            else:
+                self.db.kv.delete(member)
+                self.db.zset.delete(EXPIRE_ZSET, member)
         if due:
             self.db.commit()
         return len(due)

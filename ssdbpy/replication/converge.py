@@ -16,7 +16,8 @@ from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.replication import wire
 from ssdbpy.replication.apply import APPLY
 from ssdbpy.storage import binlog as bl
-from ssdbpy.storage import crdt
+from ssdbpy.storage import crdt, keys
+from ssdbpy.storage import qindex as qi
 from ssdbpy.storage.versions import DEL_CMD, SET_CMD, VERSIONED_CMDS, ZERO, Version
 
 #: the request that offers a convergent link, and its protocol version
@@ -26,8 +27,87 @@ PROTO = b"1"
 _NEVER = (-1, -1)
 
 
+#: queue binlog cmds (and NONE: a forwarded tombstone of an item unknown here) whose records
+#: carry an item state on a convergent link when a side record names the item
+QUEUE_CMDS = frozenset((bl.QPUSH_BACK, bl.QPUSH_FRONT, bl.QPOP_BACK, bl.QPOP_FRONT, bl.QSET, bl.NONE))
+#: what ``queue_packet`` returns for a record to send as on a plain link
+PLAIN = object()
+
+
 def is_versioned(cmd: int) -> bool:
     return cmd in VERSIONED_CMDS
+
+
+def forwarded(cmd: int) -> bool:
+    """Records of this cmd applied from a peer are forwarded on convergent links."""
+    return cmd in VERSIONED_CMDS or cmd in QUEUE_CMDS
+
+
+_LEGACY_QUEUE_CMDS = frozenset((bl.QPUSH_BACK, bl.QPUSH_FRONT, bl.QSET))
+
+
+def carries_state(cmd: int, blocks: int) -> bool:
+    """A packet received on a convergent link goes to ``apply_packet``: an item state, or a
+    queue item written on the master before it versioned its writes."""
+    return (blocks == 3 and (cmd in VERSIONED_CMDS or cmd in QUEUE_CMDS)) or (
+        blocks == 2 and cmd in _LEGACY_QUEUE_CMDS)
+
+
+def apply_packet(db, rec: bl.Record, pkt: list[bytes]) -> bool:
+    """Merge one packet for which ``carries_state`` holds.  A queue item the master wrote
+    before versioning (a plain record) gets the id the master gives it, ``(0, its sequence)``
+    (QueueVersions.ensure_indexed), so that both place and count it alike."""
+    if len(pkt) == 3:
+        return merge(db, rec, pkt[1], pkt[2])
+    qk = keys.decode_qitem(rec.key)
+    if qk is None or not keys.QITEM_MIN_SEQ < qk[1] < keys.QITEM_MAX_SEQ:
+        return False
+    return db.queue.versions.merge(qk[0], qi.item_id(0, qk[1]), pkt[1], 0, 0, False)
+
+
+def index_queues(db) -> None:
+    """Give every queue item written before versioning its id (before a convergent copy)."""
+    qv = db.queue.versions
+    for name in db.queue.list_names(b"", b"", 1 << 62):
+        qv.ensure_indexed(name)
+    db.commit()
+
+
+def queue_state_packet(seq: int, btype: int, name: bytes, iid: bytes, state, peer_id: int) -> bytes | None:
+    """The packet of one queue item's state ``(value, stamp, origin, tomb)``; None when the
+    peer wrote that state itself.  Header key ``q u8(len) name id`` (an item key has 8 bytes
+    after the name, this one 16)."""
+    value, stamp, origin, tomb = state
+    if origin == peer_id:
+        return None
+    cmd = bl.QPOP_FRONT if tomb else bl.QPUSH_BACK
+    key = keys.queue_prefix(name) + iid
+    return encode_ssdb([bl.encode_header(seq, btype, cmd, key), b"" if tomb else value,
+                        Version(stamp, origin, tomb).encode()])
+
+
+def queue_packet(db, rec: bl.Record, peer_id: int):
+    """The packet a convergent link sends for queue record ``rec``: the state of the item its
+    side record names, None (nothing to send), or PLAIN (no side record: written before
+    versioning, send as on a plain link)."""
+    side = db.engine.get(qi.side_key(rec.seq))
+    if side is None:
+        return PLAIN
+    if len(side) < qi.ID_LEN:
+        return None  # keeps plain slaves in step only
+    iid, name = side[:qi.ID_LEN], side[qi.ID_LEN:]
+    state = db.queue.versions.state(name, iid)
+    if state is None:
+        return None
+    return queue_state_packet(rec.seq, rec.type, name, iid, state, peer_id)
+
+
+def merge_queue(db, rec: bl.Record, value: bytes, version: Version) -> bool:
+    key = rec.key
+    if len(key) < 2 or key[1] + 2 + qi.ID_LEN != len(key):
+        return False
+    name = key[2:2 + key[1]]
+    return db.queue.versions.merge(name, key[2 + key[1]:], value, version.stamp, version.origin, version.tomb)
 
 
 def state_of(db, key: bytes, snapshot=None) -> tuple[bytes | None, Version]:
@@ -67,6 +147,8 @@ def merge(db, rec: bl.Record, value: bytes, raw_version: bytes) -> bool:
     versions.clock.observe(version.stamp)
     key = rec.key
     first = key[:1]
+    if first == b"q" and rec.cmd in QUEUE_CMDS:
+        return merge_queue(db, rec, value, version)
     if first not in (b"k", b"h", b"s"):
         return False
     local = versions.get(key)
@@ -112,18 +194,50 @@ def _merge_counter(db, rec: bl.Record, value: bytes, version: Version, local: Ve
     return True
 
 
-def copy_records(data_it, version_it, seq: int, peer_id: int):
+def _kv_versions(version_it):
+    """Only the version records of kv keys, hash fields and zset members."""
+    for k, v in version_it:
+        if k[1:2] in (b"k", b"h", b"s"):
+            yield k, v
+
+
+def _queue_states(queue_it, get, seq: int, peer_id: int):
+    """``(b"q", packet)`` of every queue item state (live and tombstones) in the order index."""
+    for k, v in queue_it:
+        d = qi.decode_index_key(k)
+        if d is None:
+            continue
+        name, live, iid = d
+        if live:
+            iseq, s, o = qi.LIVE_V.unpack(v)
+            value = get(keys.queue_prefix(name) + qi.be64(iseq))
+            if value is None:
+                continue
+            state = (value, s, o, False)
+        else:
+            s, o = qi.TOMB_V.unpack(v)
+            state = (None, s, o, True)
+        pkt = queue_state_packet(seq, bl.COPY, name, iid, state, peer_id)
+        if pkt is not None:
+            yield b"q", pkt
+
+
+def copy_records(data_it, version_it, seq: int, peer_id: int, queue_it=None, get=None):
     """``(data key, packet)`` of a convergent copy, in data-key order (so a broken copy resumes
     after the last key sent, as a plain one does).
 
     ``data_it`` yields the snapshot's data records, ``version_it`` its version records from
     the same position on.  Live kv/hash/zset items go with their versions, tombstones
-    interleaved at their data keys, queue records as plain COPY records; items whose
-    version came from ``peer_id`` are left out (the peer has them, or newer).
+    interleaved at their data keys; then, where the queue items end, every queue item
+    state of ``queue_it()`` (the order index; ``get`` reads the snapshot), queue items
+    written before versioning as plain COPY records; items whose version came from
+    ``peer_id`` are left out (the peer has them, or newer).
     """
     cmds = wire.COPY_CMDS
     encode = wire.copy_encoder(seq)
+    version_it = _kv_versions(version_it)
     vnext = next(version_it, None)
+    queues_sent = queue_it is None
 
     def tombstone(dk: bytes, version: Version):
         if version.tomb and (version.origin != peer_id or version.counter is not None):
@@ -145,12 +259,18 @@ def copy_records(data_it, version_it, seq: int, peer_id: int):
                 if pkt is not None:
                     yield dk, pkt
             vnext = next(version_it, None)
+        if not queues_sent and k[0] > 0x71:  # past the queue items: every queue item state
+            queues_sent = True
+            yield from _queue_states(queue_it(), get, seq, peer_id)
         if cmd == bl.QPUSH_BACK:
-            yield k, encode(cmd, k, v)
+            if get is None or get(qi.reverse_key(k)) is None:  # not versioned: as on a plain link
+                yield k, encode(cmd, k, v)
         elif ver.origin != peer_id or ver.counter is not None:
             pkt = state_packet(seq, bl.COPY, k, v, ver)
             if pkt is not None:
                 yield k, pkt
+    if not queues_sent:
+        yield from _queue_states(queue_it(), get, seq, peer_id)
     while vnext is not None:
         pkt = tombstone(vnext[0][1:], Version.decode(vnext[1]))
         if pkt is not None:

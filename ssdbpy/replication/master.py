@@ -33,6 +33,8 @@ from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
 from ssdbpy.storage.versions import PREFIX as VERSIONS
 from ssdbpy.storage.versions import PREFIX_END as VERSIONS_END
+from ssdbpy.storage.qindex import PREFIX as QUEUE_INDEX
+from ssdbpy.storage.qindex import PREFIX_END as QUEUE_INDEX_END
 from ssdbpy.storage.versions import VERSIONED_CMDS
 
 log = logging.getLogger("ssdbpy.repl.master")
@@ -239,6 +241,8 @@ class SyncSession:
         """Copy every data record after ``start_after`` from one snapshot, then copy_end."""
         self.status = LinkState.COPY
         db = self.db
+        if self.peer_id is not None:
+            converge.index_queues(db)  # queue items from before versioning get their ids first
         snap = db.engine.snapshot()
         seq = db.binlog.max_seq  # the snapshot's position (no staged writes remain)
         self.last_seq = seq
@@ -253,7 +257,9 @@ class SyncSession:
         else:
             vstart = VERSIONS if start_after is None else VERSIONS + start_after
             vit = db.engine.iterate(vstart, VERSIONS_END, include_start=start_after is None, snapshot=snap)
-            records = converge.copy_records(it, vit, seq, self.peer_id)
+            records = converge.copy_records(
+                it, vit, seq, self.peer_id,
+                lambda: db.engine.iterate(QUEUE_INDEX, QUEUE_INDEX_END, snapshot=snap), snap.get)
         for k, pkt in records:
             chunk.append(pkt)
             n += 1
@@ -297,9 +303,9 @@ class SyncSession:
                 return True
             expect += 1
             self.last_seq = rec.seq
-            if rec.type == bl.MIRROR and self.mirror and (self.peer_id is None or rec.cmd not in VERSIONED_CMDS):
-                # received from a mirror peer: never echoed, except versioned items on a
-                # convergent link (forwarded so that rings and chains converge)
+            if rec.type == bl.MIRROR and self.mirror and (self.peer_id is None or not converge.forwarded(rec.cmd)):
+                # received from a mirror peer: never echoed, except versioned items and queue
+                # item states on a convergent link (forwarded so that rings and chains converge)
                 self._skipped += 1
                 if self._skipped >= SKIP_HEARTBEAT:
                     self._skipped = 0
@@ -333,6 +339,16 @@ class SyncSession:
                 if pkt is not None:
                     self._emit(pkt)
             return
+        if self.peer_id is not None and cmd in converge.QUEUE_CMDS:
+            qpkt = converge.queue_packet(self.db, rec, self.peer_id)
+            if qpkt is not converge.PLAIN:
+                if qpkt is not None:
+                    self._emit(qpkt)
+                return
+            if rec.type == bl.MIRROR:
+                return  # applied from a peer before versioning: not echoed
+        if cmd == bl.NONE:
+            return  # a forwarded queue tombstone: nothing for a plain link
         hdr = rec.encode()
         if cmd in wire.SET_LIKE:
             v = self.db.engine.get(rec.key)

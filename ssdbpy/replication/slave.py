@@ -45,7 +45,6 @@ from ssdbpy.replication.apply import APPLY
 from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
-from ssdbpy.storage.versions import VERSIONED_CMDS
 
 log = logging.getLogger("ssdbpy.repl.slave")
 
@@ -518,12 +517,12 @@ class Slave:
 
     def _apply(self, rec: bl.Record, pkt: list[bytes]) -> None:
         value = pkt[1] if len(pkt) > 1 else None
-        if self.convergent and len(pkt) == 3 and rec.cmd in VERSIONED_CMDS:
+        if self.convergent and converge.carries_state(rec.cmd, len(pkt)):
             binlog = self.db.binlog
             prev_type = binlog.type
             binlog.type = self.btype
             try:
-                converge.merge(self.db, rec, pkt[1], pkt[2])
+                converge.apply_packet(self.db, rec, pkt)
             finally:
                 binlog.type = prev_type
             return

@@ -12,7 +12,7 @@ import struct
 from collections import deque
 from typing import Callable, NamedTuple
 
-from ssdbpy.storage import keys
+from ssdbpy.storage import keys, qindex
 from ssdbpy.storage.engine import Engine
 
 # record types
@@ -188,8 +188,11 @@ class Binlog:
         stop = min(upto, start + self.TRIM_BATCH - 1)
         if stop < start:
             return False
+        side = self.versions is not None
         for seq in range(start, stop + 1):
             self.engine.delete(keys.encode_binlog_key(seq))
+            if side:
+                self.engine.delete(qindex.side_key(seq))  # a queue record's item (convergent mirrors)
         self.engine.commit()
         self.min_seq = stop + 1
         return self.min_seq <= upto
@@ -207,6 +210,8 @@ class Binlog:
         for k in list(self.engine.iterate(keys.BINLOG, _END, keys_only=True)):
             self.engine.delete(k)
             n += 1
+        for k in list(self.engine.iterate(qindex.SIDE, qindex.SIDE_END, keys_only=True)):
+            self.engine.delete(k)
         self.engine.commit()
         self.min_seq = self.last_seq  # nothing older is left to trim
         return n

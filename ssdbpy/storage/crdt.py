@@ -69,6 +69,26 @@ class Counter:
         return cls(base, out[0], out[1])
 
 
+def bump(raw: bytes, offset: int, origin: int, by: int, stamp: int, base: tuple[int, int]) -> bytes | None:
+    """The encoded state ``raw[offset:]`` (of an item whose base write has version ``base``)
+    after an increment by ``by`` stamped ``stamp`` from ``origin``, patched in place: the
+    same bytes as decoding, ``normalize``, raising ``totals[origin]`` and encoding, when
+    ``origin`` already has a total stamped after the base (stored states are normalized, and
+    this keeps them so).  None otherwise: the caller takes the long way."""
+    _has, n, nt, _no = _HEAD.unpack_from(raw, offset)
+    p = offset + _HEAD.size + n
+    for _ in range(nt):
+        o, s, t = _ENTRY.unpack_from(raw, p)
+        if o == origin:
+            if (t, o) <= base or stamp <= t:
+                return None
+            out = bytearray(raw)
+            _ENTRY.pack_into(out, p, o, wrap_int64(s + by), stamp)
+            return bytes(out)
+        p += _ENTRY.size
+    return None
+
+
 def _newer(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
     if a is None:
         return b

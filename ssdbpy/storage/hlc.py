@@ -27,7 +27,7 @@ MAX_STAMP = (1 << 64) - 1
 #: how far ahead of the last stamp the persisted ceiling is put (10 s)
 WINDOW = 10_000 << COUNTER_BITS
 #: environment variable: milliseconds added to this node's HLC wall clock (tests skew clocks with it)
-OFFSET_ENV = "SSDBPY_CLOCK_OFFSET_MS"
+OFFSET_ENV = "SSDBPY_CLOCK_OFFSET_MS"  # also applied to TTLs (db/ttl.py)
 
 
 def wall_clock(offset_ms: int = 0) -> Callable[[], int]:

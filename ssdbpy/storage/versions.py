@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import os
 import struct
-from contextlib import contextmanager
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from ssdbpy.storage import binlog as bl
-from ssdbpy.storage.crdt import Counter, normalize
+from ssdbpy.storage.crdt import Counter, bump, normalize
 from ssdbpy.storage.engine import Engine
 from ssdbpy.storage.hlc import HLC
 
@@ -38,6 +37,12 @@ SET_CMD = {ord("k"): bl.KSET, ord("h"): bl.HSET, ord("s"): bl.ZSET}
 
 NODE_ID_KEY = b"ssdbpy.node_id"
 COUNTERS_KEY = b"ssdbpy.versions.counters"
+#: meta flag: the counter markers (below) name every item holding counter state
+MARKERS_KEY = b"ssdbpy.versions.counter_markers"
+#: ``MARKER + data key`` -> b"": the item holds counter state (loaded at start into memory, so
+#: that a plain write of any other item need not read its old version record)
+MARKER = b"\x03C"
+MARKER_END = b"\x03D"
 CEILING_KEY = b"ssdbpy.hlc.ceiling"
 
 
@@ -107,14 +112,23 @@ def load_clock(meta: Engine, now_ms) -> HLC:
     return HLC(now_ms, ceiling, save)
 
 
-@contextmanager
-def incrementing(versions: "Versions", by: int, value_before: bytes | None) -> Iterator[None]:
-    """The write inside the block is an increment by ``by`` of an item holding ``value_before``."""
-    versions.announce_incr(by, value_before)
-    try:
-        yield
-    finally:
-        versions.pending_incr = None
+class incrementing:  # noqa: N801 - used as a context manager, like contextlib's
+    """``with incrementing(versions, by, value_before):`` the write inside the block is an
+    increment by ``by`` of an item holding ``value_before`` (a class: cheaper per incr than a
+    generator-based context manager)."""
+
+    __slots__ = ("versions",)
+
+    def __init__(self, versions: "Versions", by: int, value_before: bytes | None) -> None:
+        self.versions = versions
+        versions.pending_incr = by
+        versions._value_before = value_before
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        self.versions.pending_incr = None
 
 
 class Versions:
@@ -129,6 +143,8 @@ class Versions:
         #: first counter record is staged): until then a plain write need not read the
         #: item's old record to keep its counter totals
         self.counters = meta is None or meta.get(COUNTERS_KEY) is not None
+        #: version keys of the items holding counter state (None: unknown, read the old record)
+        self.counter_keys: set[bytes] | None = None if meta is None else self._load_markers(meta)
         #: while set, writes carry this version instead of a new local one (replicated applies)
         self.override: tuple[int, int] | None = None
         #: while set, the next write stores this version record as is (a merged counter state)
@@ -149,11 +165,19 @@ class Versions:
         if tomb is None:
             return
         vk = PREFIX + data_key
+        ck = self.counter_keys
+        if (self.override is None and self.next_record is None and self.pending_incr is None
+                and (not self.counters or (ck is not None and vk not in ck))):
+            # the common case, a local plain write of an item without counter state
+            self.engine.put(vk, _V.pack(self.clock.tick(), self.node_id, TOMBSTONE if tomb else 0))
+            if tomb:
+                self.tombstones_written += 1
+            return
         rec = self.next_record
         if rec is not None:
             self.next_record = None
             if rec[_V.size - 1] & COUNTER:
-                self._note_counters()
+                self._note_counters(vk)
             self.engine.put(vk, rec)
             return
         o = self.override
@@ -162,7 +186,7 @@ class Versions:
             return
         stamp = self.clock.tick()
         incr = self.pending_incr
-        if incr is None and not self.counters:
+        if incr is None and (not self.counters or (ck is not None and vk not in ck)):
             self.engine.put(vk, _V.pack(stamp, self.node_id, TOMBSTONE if tomb else 0))
             if tomb:
                 self.tombstones_written += 1
@@ -174,6 +198,16 @@ class Versions:
         if incr is None and (old_raw is None or len(old_raw) == _V.size):
             self.engine.put(vk, _V.pack(stamp, self.node_id, TOMBSTONE if tomb else 0))
             return
+        if incr is not None and old_raw is not None and len(old_raw) > _V.size:
+            # a counter record: try the in-place raise before decoding the whole state
+            s0, o0, f0 = _V.unpack_from(old_raw)
+            if f0 & COUNTER:
+                self._note_counters(vk)
+                patched = bump(old_raw, _V.size, self.node_id, incr, stamp, (s0, o0))
+                if patched is not None:
+                    self._value_before = None
+                    self.engine.put(vk, patched)
+                    return
         old = Version.decode(old_raw) if old_raw is not None else ZERO
         if incr is None:  # a plain write of an incremented item: the new base
             c = old.counter
@@ -183,7 +217,7 @@ class Versions:
             return
         # an increment: the base stays, this node's total grows (the value was written by
         # the caller as the old value + incr, which is what the state now computes)
-        self._note_counters()
+        self._note_counters(vk)
         c = old.as_counter(self._value_before)
         self._value_before = None
         normalize(old.order(), c)
@@ -191,12 +225,31 @@ class Versions:
         c.totals[self.node_id] = (total + incr, stamp)
         self.engine.put(vk, Version(old.stamp, old.origin, old.tomb, c).encode())
 
-    def _note_counters(self) -> None:
+    def _note_counters(self, vk: bytes) -> None:
+        """The item of version key ``vk`` holds counter state (its record is being staged)."""
         if not self.counters:
             self.counters = True
             if self._meta is not None:
                 self._meta.put(COUNTERS_KEY, b"1")
                 self._meta.commit()
+        ck = self.counter_keys
+        if ck is not None and vk not in ck:
+            ck.add(vk)
+            self.engine.put(MARKER + vk[len(PREFIX):], b"")  # in the batch of the record
+
+    def _load_markers(self, meta: Engine) -> set[bytes]:
+        """The counter items' version keys, from the markers; on a database versioned before
+        markers existed, built once from the version records."""
+        eng = self.engine
+        if meta.get(MARKERS_KEY) is None:
+            if self.counters:
+                for k, v in eng.iterate(PREFIX, PREFIX_END):
+                    if k[1:2] in (b"k", b"h", b"s") and len(v) > _V.size and v[_V.size - 1] & COUNTER:
+                        eng.put(MARKER + k[len(PREFIX):], b"")
+                eng.commit()
+            meta.put(MARKERS_KEY, b"1")
+            meta.commit()
+        return {PREFIX + k[len(MARKER):] for k in eng.iterate(MARKER, MARKER_END, keys_only=True)}
 
     def announce_incr(self, by: int, value_before: bytes | None) -> None:
         """The next ``stamp`` records an increment by ``by`` of an item that held ``value_before``."""

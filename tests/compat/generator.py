@@ -139,6 +139,7 @@ LEFT_OUT: dict[bytes, str] = {
     b"slowlog": "an ssdbpy addition (SSDB has none): server-specific timings",
     b"ssdbpy_mirror": "ssdbpy replication handshake", b"ssdbpy_replica": "ssdbpy replication handshake",
     b"ssdbpy_clock": "ssdbpy addition: a clock stamp",
+    b"digest": "an ssdbpy addition (SSDB has none)", b"digest_keys": "an ssdbpy addition (SSDB has none)",
 }
 COMMANDS: dict[bytes, str] = {name: _OVERRIDES.get(name, shape) for name, shape in SHAPES.items()
                               if name not in LEFT_OUT}

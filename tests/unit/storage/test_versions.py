@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from ssdbpy.db.database import Database
-from ssdbpy.storage import keys
+from ssdbpy.storage import keys, qindex
 from ssdbpy.storage.versions import PREFIX, PREFIX_END, ZERO, Version
 
 
 def version_records(db: Database) -> dict[bytes, Version]:
+    """The version records of kv keys, hash fields and zset members (queues keep item ids
+    under the same prefix in their own format, storage/qindex.py)."""
     db.commit()
-    return {k[1:]: Version.decode(v) for k, v in db.engine.iterate(PREFIX, PREFIX_END)}
+    return {k[1:]: Version.decode(v) for k, v in db.engine.iterate(PREFIX, PREFIX_END) if k[1:2] in b"khs"}
 
 
 def test_node_id_and_clock_survive_a_restart(tmp_path):
@@ -59,6 +61,9 @@ def test_every_versioned_write_stamps_its_item(tmp_path):
     recs = version_records(db)
     hk, zk = keys.encode_hash(b"h", b"f"), keys.encode_zset(b"z", b"m")
     assert set(recs) == {b"ka", b"kgone", hk, zk}
+    # the queue item got an id in the queue's order index, not an item version
+    qitems = list(db.engine.iterate(qindex.base(b"q"), qindex.base(b"q") + b"\xff", keys_only=True))
+    assert len(qitems) == 1 and qindex.decode_index_key(qitems[0])[:2] == (b"q", True)
     assert not recs[b"ka"].tomb and recs[b"kgone"].tomb
     assert all(r.origin == nid for r in recs.values())
     before = recs[hk].stamp
