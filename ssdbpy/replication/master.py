@@ -182,6 +182,10 @@ class SyncSession:
         self.repl.sessions.append(self)
         self.db.binlog.listeners.append(self.wake.set)
         reader = gevent.spawn(self._read_acks) if self.aligned else None
+        log.info("%s slave %s:%d connected%s: sync140 from seq %d key %r%s", "mirror" if self.mirror else "sync",
+                 self.peer[0], self.peer[1], f" (slave id {self.slave_id}, listening on {self.listen_port})"
+                 if self.aligned else "", self.last_seq, self.last_key,
+                 ", convergent" if self.peer_id is not None else "")
         try:
             self._run()
         except (ConnectionError, OSError) as exc:

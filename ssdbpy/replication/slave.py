@@ -114,6 +114,8 @@ class Slave:
         self.peer_id: int | None = None
         #: the current session streams convergent records
         self.convergent = False
+        #: why the link last went down (shown by info while it is not streaming)
+        self.last_error = ""
         #: the current session is an aligned sync link (docs/replication.md, "Replication groups")
         self.aligned = False
         self._master_history: str | None = None
@@ -171,6 +173,7 @@ class Slave:
             f"    copy_count : {self.copy_count}\n"
             f"    sync_count : {self.sync_count}"
             + ("\n    mode       : convergent" if self.convergent else "")
+            + (f"\n    last_error : {self.last_error}" if self.last_error and self.status != LinkState.SYNC else "")
         ).encode()
 
     def handoff(self) -> bool:
@@ -228,14 +231,17 @@ class Slave:
                 self._session()
                 backoff = 1.0
             except Reconnect as exc:
+                self.last_error = str(exc)
                 log.info("[%s] %s, reconnect...", self.cfg.id, exc)
                 backoff = 1.0
                 if self.peer_id is not None and not self.convergent:
                     self._close()
                     continue  # switching to convergent mode: at once
             except (OSError, ConnectionError, _pysocket.timeout) as exc:
-                log.info("[%s] link to %s:%d failed: %s", self.cfg.id, self.cfg.host, self.cfg.port, exc)
-            except Exception:
+                self.last_error = f"link to {self.cfg.host}:{self.cfg.port} failed: {exc or type(exc).__name__}"
+                log.info("[%s] %s", self.cfg.id, self.last_error)
+            except Exception as exc:
+                self.last_error = f"replication error: {exc!r}"
                 log.exception("[%s] replication error", self.cfg.id)
             self._close()
             self.status = LinkState.DISCONNECTED
@@ -257,7 +263,8 @@ class Slave:
             reply = self._read_one(sock, reader)
             if not reply or reply[0] != b"ok":
                 gevent.sleep(1)
-                raise Reconnect(f"auth failed: {reply!r}")
+                raise Reconnect("auth failed: " + (" ".join(b.decode("utf-8", "replace") for b in reply)
+                                                    if reply else "the master closed the link"))
         self.convergent = False
         self.aligned = False
         self._acked = -1

@@ -223,3 +223,24 @@ def test_new_mirror_peer_does_not_double_the_queues(server_factory):
             wait_for(lambda: "status     : SYNC" in slave_status(c), timeout=20, what="mirror link in SYNC")
     snap = converge([a, b], timeout=15)
     assert {n: snap["queue"][n] for n in want} == want
+
+
+def test_link_errors_and_connections_are_visible(server_factory):
+    """A slave shows why its link is down in ``info`` (not only in its log); a master logs each
+    slave that connects."""
+    from tests.harness.replication import slave_link
+
+    password = "p" * 32
+    master = server_factory("m", server={"auth": password})
+    bad = server_factory("bad", slaveof=[master.slaveof("sync", "m") | {"auth": "q" * 32}])
+    good = server_factory("good", slaveof=[master.slaveof("sync", "m") | {"auth": password}])
+    with bad.client() as c:
+        link = wait_for(lambda: (lambda f: f if "last_error" in f else None)(slave_link(c)),
+                        what="the failed link's reason in info")
+        assert link["status"] != "SYNC" and link["last_error"] == "auth failed: error invalid password", link
+    with good.client() as c:
+        wait_for(lambda: slave_link(c)["status"] == "SYNC", what="the good slave streaming")
+        assert "last_error" not in slave_link(c)
+    wait_for(lambda: "sync slave 127.0.0.1:" in master.log_path.read_text()
+             and " connected: sync140 from seq " in master.log_path.read_text(),
+             what="the master's log line for the connected slave")
