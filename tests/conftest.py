@@ -5,6 +5,7 @@ import socket
 import subprocess
 
 import pytest
+import redis
 
 from tests.harness.server import ServerProcess, free_port, wait_for
 
@@ -87,3 +88,43 @@ def redis_server(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.fixture
+def sentinels(tmp_path):
+    """``start(master_port, n=3, **options)``: ``n`` real redis-sentinel processes on 127.0.0.1
+    monitoring ``mymaster`` at ``master_port`` (quorum 2), each option a ``sentinel <option>
+    mymaster <value>`` line (``down_after_milliseconds=1000`` →
+    ``down-after-milliseconds``); returns their ports. Skips without redis-sentinel; stops them
+    after the test."""
+    path = shutil.which("redis-sentinel")
+    if not path:
+        pytest.skip("redis-sentinel is not installed (apt-get install redis-sentinel)")
+    procs = []
+
+    def start(master_port: int, n: int = 3, **options: int) -> list[int]:
+        ports = []
+        for i in range(n):
+            d = tmp_path / f"sentinel{i}"
+            d.mkdir()
+            port = free_port()
+            (d / "sentinel.conf").write_text(
+                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {d}\nlogfile {d}/log.txt\n"
+                f"sentinel monitor mymaster 127.0.0.1 {master_port} 2\n"
+                + "".join(f"sentinel {k.replace('_', '-')} mymaster {v}\n" for k, v in options.items()))
+            procs.append(subprocess.Popen([path, str(d / "sentinel.conf")], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+            ports.append(port)
+        for port in ports:
+            wait_for(lambda: redis.Redis(port=port).ping(), what="sentinel to listen")
+        return ports
+
+    yield start
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)

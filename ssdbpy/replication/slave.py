@@ -311,11 +311,9 @@ class Slave:
                 self._let_clients_in()
             self._let_clients_in()
 
-    def _probe_group(self) -> bool:
-        """Ask the master, on a side connection, whether it takes aligned sync links (``ssdbpy_replica``).
-
-        An SSDB master answers ``client_error``: the link stays plain sync140.
-        """
+    def _ask_aside(self, request: list[bytes], what: str) -> list[bytes] | None:
+        """Send ``request`` on a short side connection to the master (after ``auth`` if set) and
+        return its reply; None if it could not be asked or did not answer within PROBE_TIMEOUT."""
         cfg = self.cfg
         try:
             with socket.create_connection((cfg.host, cfg.port), timeout=CONNECT_TIMEOUT) as probe:
@@ -324,11 +322,18 @@ class Slave:
                 if cfg.auth:
                     probe.sendall(encode_ssdb([b"auth", cfg.auth.encode()]))
                     self._read_one(probe, reader)
-                probe.sendall(encode_ssdb([group.OFFER, group.PROTO]))
-                reply = self._read_one(probe, reader)
+                probe.sendall(encode_ssdb(request))
+                return self._read_one(probe, reader)
         except (OSError, _pysocket.timeout) as exc:
-            log.info("[%s] group probe: %s", cfg.id, exc)
-            return False
+            log.info("[%s] %s probe: %s", cfg.id, what, exc)
+            return None
+
+    def _probe_group(self) -> bool:
+        """Ask the master, on a side connection, whether it takes aligned sync links (``ssdbpy_replica``).
+
+        An SSDB master answers ``client_error``: the link stays plain sync140.
+        """
+        reply = self._ask_aside([group.OFFER, group.PROTO], "group")
         if reply and len(reply) >= 2 and reply[0] == b"ok" and len(reply[1]) == 40:
             self._master_history = reply[1].decode("latin-1")
             return True
@@ -369,19 +374,7 @@ class Slave:
         wait in the socket until the answer.  A real SSDB master answers the offer
         with ``client_error``; no answer within PROBE_TIMEOUT counts as no.
         """
-        cfg = self.cfg
-        try:
-            with socket.create_connection((cfg.host, cfg.port), timeout=CONNECT_TIMEOUT) as probe:
-                probe.settimeout(PROBE_TIMEOUT)
-                reader = PacketReader()
-                if cfg.auth:
-                    probe.sendall(encode_ssdb([b"auth", cfg.auth.encode()]))
-                    self._read_one(probe, reader)
-                probe.sendall(encode_ssdb(self._offer()))
-                return self._accepted(self._read_one(probe, reader))
-        except (OSError, _pysocket.timeout) as exc:
-            log.info("[%s] convergent probe: %s", cfg.id, exc)
-            return False
+        return self._accepted(self._ask_aside(self._offer(), "convergent"))
 
     def _let_clients_in(self) -> None:
         """Give the server's clients a turn after BUSY_SLICE seconds of applying.

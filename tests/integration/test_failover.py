@@ -12,8 +12,6 @@ confirmed by WAIT is lost.  Skipped without ``redis-sentinel``.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 
@@ -22,53 +20,16 @@ import redis
 import redis.sentinel
 
 from tests.harness.compare import describe_difference, snapshot
-from tests.harness.server import free_port, wait_for
+from tests.harness.server import wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
-NAME = "mymaster"
+NAME = "mymaster"  # the name the sentinels fixture (tests/conftest.py) monitors
 
 
 def copies_received(node) -> int:
     """Full copies this node received (its log's "copy begin" lines)."""
     return node.log_path.read_text().count("copy begin")
-
-
-@pytest.fixture
-def sentinels(tmp_path):
-    path = shutil.which("redis-sentinel")
-    if not path:
-        pytest.skip("redis-sentinel is not installed (apt-get install redis-sentinel)")
-    procs = []
-
-    def start(master_port: int, n: int = 3) -> list[int]:
-        ports = []
-        for i in range(n):
-            d = tmp_path / f"sentinel{i}"
-            d.mkdir()
-            port = free_port()
-            (d / "sentinel.conf").write_text(
-                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {d}\nlogfile {d}/log.txt\n"
-                f"sentinel monitor {NAME} 127.0.0.1 {master_port} 2\n"
-                f"sentinel down-after-milliseconds {NAME} 1000\n"
-                f"sentinel failover-timeout {NAME} 8000\n"
-                f"sentinel parallel-syncs {NAME} 2\n")
-            procs.append(subprocess.Popen([path, str(d / "sentinel.conf")], stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
-            ports.append(port)
-        for port in ports:
-            wait_for(lambda: redis.Redis(port=port).ping(), what="sentinel to listen")
-        return ports
-
-    yield start
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(10)
 
 
 class Writer(threading.Thread):
@@ -118,7 +79,7 @@ def _group(server_factory, sentinels):
     redis.Redis(port=a.port).set("seed", "1")
     for n in (b, c):
         assert redis.Redis(port=n.port).execute_command("SLAVEOF", "127.0.0.1", str(a.port))
-    ports = sentinels(a.port)
+    ports = sentinels(a.port, down_after_milliseconds=1000, failover_timeout=8000, parallel_syncs=2)
     s0 = redis.Redis(port=ports[0], decode_responses=True)
 
     def known() -> bool:

@@ -8,54 +8,17 @@ channel on the monitored node (PUBLISH and SUBSCRIBE).  Skipped without
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import pytest
 import redis
 
-from tests.harness.server import free_port, wait_for
+from tests.harness.server import wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture
-def sentinels(tmp_path):
-    path = shutil.which("redis-sentinel")
-    if not path:
-        pytest.skip("redis-sentinel is not installed (apt-get install redis-sentinel)")
-    procs = []
-
-    def start(master_port: int, n: int = 2) -> list[int]:
-        ports = []
-        for i in range(n):
-            d = tmp_path / f"sentinel{i}"
-            d.mkdir()
-            port = free_port()
-            (d / "sentinel.conf").write_text(
-                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {d}\nlogfile {d}/log.txt\n"
-                f"sentinel monitor mymaster 127.0.0.1 {master_port} 2\n"
-                f"sentinel down-after-milliseconds mymaster 3000\n")
-            procs.append(subprocess.Popen([path, str(d / "sentinel.conf")], stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
-            ports.append(port)
-        for port in ports:
-            wait_for(lambda: redis.Redis(port=port).ping(), what="sentinel to listen")
-        return ports
-
-    yield start
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(10)
-
-
 def test_sentinel_monitors_an_ssdbpy_master(server, sentinels):
-    ports = sentinels(server.port)
+    ports = sentinels(server.port, n=2, down_after_milliseconds=3000)
     s = redis.Redis(port=ports[0], decode_responses=True)
     with redis.Redis(port=server.port, decode_responses=True) as node:
         run_id = node.info("server")["run_id"]
