@@ -203,28 +203,22 @@ def _server(node: Node) -> ServerSettings:
         deny=[n.value for n in node.children_named("server.deny") if n.value],
         readonly=read_bool(node, "server.readonly", False),
         slowlog_timeout=max(0.0, read_float(node, "server.slowlog_timeout", 0.0, "milliseconds")),
-        slowlog_max_len=_slowlog_max_len(node),
+        slowlog_max_len=_read_non_negative(node, "server.slowlog_max_len", 128, "entries",
+                                           "an integer >= 0 (entries; 0 keeps none)"),
         output_limit=_output_limit(node.get("server.client_output_buffer_limit")),
         replica_read_only=read_bool(node, "server.replica_read_only", False),
-        replica_priority=_replica_priority(node),
+        replica_priority=_read_non_negative(node, "server.replica_priority", 100, "",
+                                            "an integer >= 0 (0: never promoted)"),
     )
 
 
-def _replica_priority(node: Node) -> int:
-    n = read_int(node, "server.replica_priority", 100, "")
+def _read_non_negative(node: Node, key: str, default: int, unit: str, allowed: str) -> int:
+    """An integer setting that must be >= 0; ``allowed`` says so in the error."""
+    n = read_int(node, key, default, unit)
     if n < 0:
-        leaf = node.get("server.replica_priority")
+        leaf = node.get(key)
         assert leaf is not None
-        raise bad_value(leaf, "server.replica_priority", "an integer >= 0 (0: never promoted)")
-    return n
-
-
-def _slowlog_max_len(node: Node) -> int:
-    n = read_int(node, "server.slowlog_max_len", 128, "entries")
-    if n < 0:
-        leaf = node.get("server.slowlog_max_len")
-        assert leaf is not None
-        raise bad_value(leaf, "server.slowlog_max_len", "an integer >= 0 (entries; 0 keeps none)")
+        raise bad_value(leaf, key, allowed)
     return n
 
 
