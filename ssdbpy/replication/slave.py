@@ -227,6 +227,7 @@ class Slave:
     def _loop(self) -> None:
         backoff = 1.0
         while True:
+            started = time.monotonic()
             try:
                 self._session()
                 backoff = 1.0
@@ -245,6 +246,8 @@ class Slave:
                 log.exception("[%s] replication error", self.cfg.id)
             self._close()
             self.status = LinkState.DISCONNECTED
+            if self.last_io is not None and self.last_io >= started:
+                backoff = 1.0  # the link worked: the master restarted or dropped it, retry soon
             gevent.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
