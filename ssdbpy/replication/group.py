@@ -3,7 +3,9 @@
 
 A sync slave on a negotiated (``ssdbpy_replica``) link logs every applied record
 under its master's sequence number, so a position means the same record on every
-node of the group.  :class:`History` is the node's history id, kept in the meta
+node of the group.  Other sync links of an ssdbpy slave (ssdb.conf, SSDB's
+``slaveof`` command) negotiate an *identified* link instead: plain sync140
+records, plus the slave's link id and listening port and its acks.  :class:`History` is the node's history id, kept in the meta
 db; :func:`may_resume` is the master's decision; :func:`align_before` /
 :func:`align_after` keep a slave's binlog numbered as its master's.
 """
@@ -22,7 +24,11 @@ OFFER = b"ssdbpy_replica"
 PROTO = b"1"
 #: the marker the extended sync140 request carries as its fifth argument
 MARK = b"ssdbpy1"
-#: the ack a slave writes back on an aligned link: ``ssdbpy_ack <seq>``
+#: the marker of an identified sync140 request (a plain, not aligned, link whose slave says who it
+#: is and acknowledges): ``sync140 <seq> <key> sync ssdbpy1id <listening port> <link id>``; a master
+#: that takes it ends its answer to the offer with this word
+IDENTIFIED = b"ssdbpy1id"
+#: the ack a slave writes back on an aligned or identified link: ``ssdbpy_ack <seq>``
 ACK = b"ssdbpy_ack"
 #: a slave being promoted asks its master for the last records: ``ssdbpy_handoff``; the master
 #: refuses writes from then on and answers, after the last record, a CTRL record with this key

@@ -15,6 +15,7 @@ from ssdbpy.commands.context import WriteGate
 from ssdbpy.config.settings import SlaveofSettings
 from ssdbpy.db.database import Database
 from ssdbpy.replication import group
+from ssdbpy.replication.lag import CommitTimes
 from ssdbpy.replication.master import SyncSession
 from ssdbpy.replication.slave import Slave
 
@@ -49,6 +50,14 @@ class Replication:
         #: called after the role changed (the server re-computes whether it refuses writes)
         self.on_role_change = lambda: None
         self._ack_waiters: list[Event] = []
+        #: when the binlog reached each position (a slave's lag in ms)
+        self.commit_times = CommitTimes(lambda: db.binlog.max_seq, self._lowest_lacking)
+        db.binlog.listeners.append(self.commit_times.committed)
+
+    def _lowest_lacking(self) -> int | None:
+        if not self.sessions:
+            return None
+        return min(s.position() for s in self.sessions) + 1
 
     def _hold(self) -> int | None:
         if not self.sessions:
@@ -138,7 +147,8 @@ class Replication:
             ev.set()
 
     def count_acked(self, seq: int) -> int:
-        return sum(1 for s in self.sessions if s.aligned and s.acked_seq >= seq)
+        """Slaves that acknowledged ``seq`` or later (0: every slave that acknowledged anything)."""
+        return sum(1 for s in self.sessions if s.acks and s.acked_seq >= max(seq, 0))
 
     def wait(self, numreplicas: int, seq: int, timeout: float | None) -> int:
         """Block the calling greenlet until ``numreplicas`` slaves acknowledged ``seq`` or ``timeout`` s."""
