@@ -135,6 +135,14 @@ class Replication:
             self.history.fork(self.db.binlog.max_seq)
             log.info("SLAVEOF NO ONE: master at seq %d", self.db.binlog.max_seq)
             self.role_changed = True
+            self.drop_sessions(aligned_only=True)  # this node's own slaves take the new history
+
+    def drop_sessions(self, aligned_only: bool = False) -> None:
+        """End this node's master sessions (only the aligned ones, or all): their slaves reconnect and
+        are judged by this node's history and binlog as they are now."""
+        for s in list(self.sessions):
+            if s.aligned or not aligned_only:
+                s.drop()
 
     def freeze(self) -> None:
         """A slave of this node is being promoted: refuse client writes (they would be lost)."""

@@ -52,6 +52,8 @@ class SyncSession:
     #: set on an aligned link (docs/replication.md, "Replication groups"): the slave's history id
     aligned = False
     slave_history = ""
+    slave_history2 = ""  # the slave's previous history, valid up to slave_end2
+    slave_end2 = -1
     #: set on an aligned or identified link: the slave acknowledges what it applied; its listening
     #: port and link id; what it acknowledged and when (monotonic)
     acks = False
@@ -150,6 +152,13 @@ class SyncSession:
         except OSError:
             pass
 
+    def drop(self) -> None:
+        """End the session (the slave reconnects)."""
+        try:
+            self.link.sock.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def needed_seq(self) -> int:
         """Lowest binlog sequence this session may still read (binlog trimming keeps it)."""
         return self.last_seq + 1
@@ -215,12 +224,20 @@ class SyncSession:
             self.repl.sessions.remove(self)
 
     def _run(self) -> None:
+        if any(getattr(s, "receiving_copy", False) for s in getattr(self.repl, "slaves", ())):
+            # its data is half replaced and its binlog restarts at the copy's end
+            log.info("slave %s:%d refused: this node is receiving a full copy", self.peer[0], self.peer[1])
+            return
         history = getattr(self.repl, "history", None)
         if self.aligned and history is not None and not group.may_resume(
-                history, self.slave_history, self.last_seq, self.last_key):
+                history, self.slave_history, self.last_seq, self.last_key, self.slave_history2, self.slave_end2):
             log.info("slave %s:%d at seq %d of history %s: not this node's history (%s, or %s up to %d): "
                      "full copy", self.peer[0], self.listen_port, self.last_seq, self.slave_history,
                      history.id, history.id2, history.end2)
+            self.last_seq, self.last_key = 0, b""
+        elif not self.aligned and history is not None and self.last_seq and history.ambiguous(self.last_seq):
+            log.info("slave %s:%d at seq %d: this node's binlog numbered it twice (a full copy restarted it): "
+                     "full copy", self.peer[0], self.peer[1], self.last_seq)
             self.last_seq, self.last_key = 0, b""
         if self.last_key and self._in_window(self.last_seq):
             log.info("copy recover after %r, seq %d", self.last_key, self.last_seq)
@@ -397,8 +414,8 @@ def _plain_copy(it, seq: int):
 def sync140(ctx, args):
     """``sync140 [last_seq [last_key [sync|mirror [peer_node_id]]]]``; the fifth argument (sent
     only after a convergent offer was accepted) makes the stream convergent.  A sync slave that
-    offered ``ssdbpy_replica`` sends ``sync ssdbpy1 <history id> <listening port> <link id>``
-    (aligned) or ``sync ssdbpy1id <listening port> <link id>`` (identified): both acknowledge."""
+    offered ``ssdbpy_replica`` sends ``sync ssdbpy1 <history id> <listening port> <link id>
+    <previous history id> <its end>`` (aligned; the last two may be missing) or ``sync ssdbpy1id <listening port> <link id>`` (identified): both acknowledge."""
     repl = ctx.server.repl
     last_seq = uint64(args[1]) if len(args) > 1 else 0
     last_key = args[2] if len(args) > 2 else b""
@@ -418,6 +435,8 @@ def sync140(ctx, args):
             s.slave_history = args[5].decode("latin-1")
             s.listen_port = int(args[6])
             s.slave_id = args[7].decode("latin-1", "replace")
+            if len(args) > 9 and len(args[8]) == 40 and args[9].lstrip(b"-").isdigit():
+                s.slave_history2, s.slave_end2 = args[8].decode("latin-1"), int(args[9])
         elif identified:
             s.acks = True
             s.listen_port = int(args[5])

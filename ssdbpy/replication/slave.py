@@ -284,7 +284,8 @@ class Slave:
         request = [b"sync140", str(self.last_seq).encode(), self.last_key, b"mirror" if cfg.mirror else b"sync"]
         listen = str(getattr(self.repl, "listen_port", 0)).encode()
         if self.aligned:
-            request += [group.MARK, history.id.encode(), listen, cfg.id.encode()]
+            request += [group.MARK, history.id.encode(), listen, cfg.id.encode(), history.id2.encode(),
+                        str(history.end2).encode()]
         elif self.acks:
             request += [group.IDENTIFIED, listen, cfg.id.encode()]
         versions = self.db.binlog.versions
@@ -502,9 +503,11 @@ class Slave:
                 self.status = LinkState.SYNC
                 if self.aligned:
                     if self._copying or self.last_key:
-                        group.restart_binlog(self.db, rec.seq)  # the binlog goes on from the copy's seq
+                        # the binlog goes on from the copy's seq; this node's slaves start over
+                        group.restart_binlog(self.db, rec.seq, self.repl.history)
+                        self._drop_downstream(aligned_only=False)
                     elif self.repl.history.adopt(self._master_history, rec.seq):
-                        self._renegotiate_downstream()
+                        self._drop_downstream(aligned_only=True)
                 self._copying = False
                 self.last_key = b""
                 return True
@@ -553,15 +556,19 @@ class Slave:
         finally:
             binlog.type = prev_type
 
-    def _renegotiate_downstream(self) -> None:
-        """This node's history changed: its own aligned slaves reconnect and take the new one
-        (their old position stays valid: the previous history ends where they are)."""
-        for s in list(getattr(self.repl, "sessions", ())):
-            if getattr(s, "aligned", False):
-                try:
-                    s.link.sock.shutdown(_pysocket.SHUT_RDWR)
-                except OSError:
-                    pass
+    def _drop_downstream(self, aligned_only: bool) -> None:
+        """This node's history changed: its own aligned slaves reconnect and take the new one (their
+        old position stays valid: the previous history ends where they are).  After a full copy
+        every slave of this node reconnects: the data it followed is gone."""
+        drop = getattr(self.repl, "drop_sessions", None)
+        if drop is not None:
+            drop(aligned_only=aligned_only)
+
+    @property
+    def receiving_copy(self) -> bool:
+        """A full copy on a group link is under way, also while its link is down (its records are
+        not logged; this node's binlog restarts at its end)."""
+        return self.group and not self.cfg.mirror and (self._copying or bool(self.last_key))
 
     def _apply_unlogged(self, rec: bl.Record, pkt: list[bytes]) -> None:
         """Apply without a binlog record (an aligned copy: the binlog restarts at its end)."""
@@ -584,6 +591,7 @@ class Slave:
                     db.binlog.last_seq, rec.seq)
         self.aligned = False
         self.repl.history.replace(group.new_id())
+        self._drop_downstream(aligned_only=True)
 
     def _wipe(self) -> None:
         """Delete every local data record before a full copy (logged, so chained slaves follow).
