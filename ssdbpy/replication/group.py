@@ -61,10 +61,13 @@ class History:
         self.id2 = raw2.decode() if raw2 else NO_ID
         end = meta.get(_KEY_END2)
         self.end2 = int(end) if end else -1
-        reused = meta.get(_KEY_REUSED)
         #: sequences this node's binlog numbered twice (a full copy restarted it below its end):
         #: a plain slave's position in this range may be of the old data (see :meth:`reused`)
-        self.reused_seqs: tuple[int, int] | None = tuple(map(int, reused.split())) if reused else None  # type: ignore[assignment]
+        self.reused_seqs: tuple[int, int] | None = None
+        reused = meta.get(_KEY_REUSED)
+        if reused:
+            first, last = reused.split()
+            self.reused_seqs = (int(first), int(last))
         if not raw:
             self._save()
 
