@@ -1,7 +1,8 @@
-"""Chains of aligned links (A -> B -> C, each attached with Redis's SLAVEOF) when the middle
-node changes history (docs/replication.md, "Replication groups", "Chains"): C resumes
-whenever its data is a state of its master's history, and gets a full copy otherwise --
-never a stream that skips part of the history."""
+"""Chains A -> B -> C when the middle node changes history or receives a full copy
+(docs/replication.md, "Chains" and "Replication groups").  With aligned links (Redis's
+SLAVEOF) C resumes whenever its data is a state of its master's history, and gets a full
+copy otherwise -- never a stream that skips part of the history; with links from ssdb.conf
+C follows B's logged copy with records."""
 
 from __future__ import annotations
 
@@ -93,3 +94,26 @@ def test_middle_node_copied_again_takes_its_slave_along(server_factory):
     identical(a, b, c)
     assert r(c).get("b-only0") is None and r(c).get("a-only4") == "4"
     assert copies(c) == copies_c + 1
+
+
+def test_plain_chain_follows_a_full_copy_of_the_middle_node_with_records(server_factory):
+    """A -> B -> C from ssdb.conf (identified links, not aligned): B's full copy is logged (the
+    deletion of its old data, then every copied record), so C follows it without a copy of its own."""
+    a = server_factory("a")
+    b = server_factory("b", slaveof=[a.slaveof("sync", "a")])
+    c = server_factory("c", slaveof=[b.slaveof("sync", "b")])
+    for i in range(50):
+        r(a).set(f"k{i}", i)
+    with b.client() as cb:
+        wait_for(lambda: cb("get", "k49") == [b"ok", b"49"], timeout=20, what="b copies a")
+        assert cb("set", "b-only", "1")[0] == b"ok"  # a write of b's own: gone after b's next copy
+        wait_for(lambda: r(c).get("b-only") == "1" and r(c).get("k49") == "49", timeout=20, what="c follows b")
+        copies_c = copies(c)
+        # b asks a for a position a never had: a full copy
+        assert cb("slaveof", "a", "127.0.0.1", str(a.port), "", "1000000", "") == [b"ok"]
+        wait_for(lambda: copies(b) == 2, timeout=20, interval=0.1, what="b's second full copy")
+    r(a).set("after", "1")
+    wait_for(lambda: r(c).get("after") == "1" and r(c).get("b-only") is None, timeout=30, interval=0.1,
+             what="c follows b's copy")
+    identical(a, b, c)
+    assert copies(c) == copies_c
