@@ -144,7 +144,8 @@ class ServerState:
 class Context:
     """One client connection's view: server state plus per-link flags."""
 
-    __slots__ = ("server", "db", "authed", "ignore_key_range", "peer_ip", "peer_port", "link", "savepoint")
+    __slots__ = ("server", "db", "authed", "ignore_key_range", "peer_ip", "peer_port", "link", "savepoint",
+                 "write_seq")
 
     def __init__(self, server: ServerState, peer_ip: str = "127.0.0.1", peer_port: int = 0) -> None:
         self.server = server
@@ -157,6 +158,9 @@ class Context:
         #: where a failing write command's staged writes are rolled back to (dispatch.run);
         #: None while a read runs
         self.savepoint: Any = None
+        #: the binlog's last sequence after this connection's last write that logged a record
+        #: (0: none yet); WAIT waits for the slaves to acknowledge it
+        self.write_seq = 0
 
     def cooperate(self) -> None:
         """Between two slices of a long command: let the other connections run.

@@ -108,6 +108,10 @@ def run(ctx: Context, cmd: Command, args: list[bytes], queued: float = 0.0):
             # slices (Context.cooperate): the other connections' writes are never undone
             ctx.db.rollback(ctx.savepoint)
         reply = _SERVER_ERROR
+    if sp is not None:
+        seq = ctx.db.binlog.last_seq
+        if seq != sp[1]:
+            ctx.write_seq = seq  # WAIT waits for this position
     cmd.calls += 1
     proc = (perf_counter() - t0) * 1000.0
     cmd.time_proc += proc

@@ -79,8 +79,8 @@ def _host_port(text: str) -> tuple[str, int]:
 def replication_view(srv: Any) -> ReplView:
     """The replication state INFO needs, read from the links of ``srv.repl``.
 
-    Every master session is a replica served by this node (an aligned slave
-    by its listening port and acked position); the first ``type: sync``
+    Every master session is a replica served by this node (a slave that
+    acknowledges -- an ssdbpy slave -- by its listening port and acked position); the first ``type: sync``
     slave link is the master it follows (status SYNC: link up; COPY: a copy
     in progress).  A ``repl`` without links objects is read from its
     ``info_blocks()`` (SSDB's ``replication`` blocks).
@@ -111,7 +111,7 @@ def _view_of_links(repl: Any, view: ReplView) -> ReplView:
     now = time.monotonic()
     for s in repl.sessions:
         state = _STATES.get(str(s.status), "wait_bgsave")
-        if getattr(s, "aligned", False):
+        if getattr(s, "acks", False):  # an ssdbpy slave: known by its listening port and acks
             lag = int(now - s.ack_time) if s.ack_time else 0
             view.replicas.append(Replica(s.peer[0], s.listen_port, state, max(s.acked_seq, 0), lag))
         else:

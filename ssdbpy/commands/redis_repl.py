@@ -72,10 +72,13 @@ def role(ctx, args: list[bytes], proto: int) -> bytes:
 
 
 def wait(ctx, args: list[bytes], proto: int, block: bool = True) -> bytes:
-    """``WAIT numreplicas timeout``: the slaves whose acked position covers every write so far.
+    """``WAIT numreplicas timeout``: the slaves whose acked position covers the connection's writes.
 
-    Runs on the connection's greenlet (it blocks); the position waited for is the
-    binlog's last sequence when WAIT arrives, which covers the connection's writes.
+    Runs on the connection's greenlet (it blocks).  The position waited for is the
+    binlog's last sequence right after the connection's last write that logged a
+    record (``Context.write_seq``), as Redis waits for the client's own offset;
+    other connections' later writes are not waited for.  On a connection that
+    wrote nothing it counts the slaves that have acknowledged anything.
     """
     if len(args) != 3:
         return wrong_args(b"wait")
@@ -92,7 +95,7 @@ def wait(ctx, args: list[bytes], proto: int, block: bool = True) -> bytes:
         return respw.error(b"ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 "
                            b"if a replica is configured to be writable (which is not the default) writes to "
                            b"replicas are just local and are not propagated.")
-    seq = ctx.db.binlog.last_seq
+    seq = ctx.write_seq
     if not block:  # in a transaction, as Redis: the count now
         return respw.integer(repl.count_acked(seq))
     return respw.integer(repl.wait(n, seq, timeout / 1000.0 if timeout else None))

@@ -3,7 +3,9 @@
 
 A sync slave on a negotiated (``ssdbpy_replica``) link logs every applied record
 under its master's sequence number, so a position means the same record on every
-node of the group.  :class:`History` is the node's history id, kept in the meta
+node of the group.  Other sync links of an ssdbpy slave (ssdb.conf, SSDB's
+``slaveof`` command) negotiate an *identified* link instead: plain sync140
+records, plus the slave's link id and listening port and its acks.  :class:`History` is the node's history id, kept in the meta
 db; :func:`may_resume` is the master's decision; :func:`align_before` /
 :func:`align_after` keep a slave's binlog numbered as its master's.
 """
@@ -22,7 +24,11 @@ OFFER = b"ssdbpy_replica"
 PROTO = b"1"
 #: the marker the extended sync140 request carries as its fifth argument
 MARK = b"ssdbpy1"
-#: the ack a slave writes back on an aligned link: ``ssdbpy_ack <seq>``
+#: the marker of an identified sync140 request (a plain, not aligned, link whose slave says who it
+#: is and acknowledges): ``sync140 <seq> <key> sync ssdbpy1id <listening port> <link id>``; a master
+#: that takes it ends its answer to the offer with this word
+IDENTIFIED = b"ssdbpy1id"
+#: the ack a slave writes back on an aligned or identified link: ``ssdbpy_ack <seq>``
 ACK = b"ssdbpy_ack"
 #: a slave being promoted asks its master for the last records: ``ssdbpy_handoff``; the master
 #: refuses writes from then on and answers, after the last record, a CTRL record with this key
@@ -36,6 +42,7 @@ GROUP_LINK_PREFIX = b"ssdbpy.repl.group_link."
 _KEY_ID = b"ssdbpy.repl.history"
 _KEY_ID2 = b"ssdbpy.repl.history2"
 _KEY_END2 = b"ssdbpy.repl.history2_end"
+_KEY_REUSED = b"ssdbpy.repl.reused_seqs"
 NO_ID = "0" * 40
 
 
@@ -54,6 +61,13 @@ class History:
         self.id2 = raw2.decode() if raw2 else NO_ID
         end = meta.get(_KEY_END2)
         self.end2 = int(end) if end else -1
+        #: sequences this node's binlog numbered twice (a full copy restarted it below its end):
+        #: a plain slave's position in this range may be of the old data (see :meth:`reused`)
+        self.reused_seqs: tuple[int, int] | None = None
+        reused = meta.get(_KEY_REUSED)
+        if reused:
+            first, last = reused.split()
+            self.reused_seqs = (int(first), int(last))
         if not raw:
             self._save()
 
@@ -82,21 +96,46 @@ class History:
         self.id, self.id2, self.end2 = master_id, NO_ID, -1
         self._save()
 
+    def reused(self, first: int, last: int) -> None:
+        """The binlog restarted after a full copy: numbers ``first``..``last`` now name other records
+        than before (kept as one range with earlier ones)."""
+        if last < first:
+            return
+        if self.reused_seqs is not None:
+            first, last = min(first, self.reused_seqs[0]), max(last, self.reused_seqs[1])
+        self.reused_seqs = (first, last)
+        self.meta.put(_KEY_REUSED, b"%d %d" % (first, last))
+        self.meta.commit()
+
+    def ambiguous(self, seq: int) -> bool:
+        """Whether position ``seq`` of a slave without history (plain sync140) may be of the old data."""
+        r = self.reused_seqs
+        return r is not None and r[0] <= seq <= r[1]
+
     def knows(self, history: str, seq: int) -> bool:
         """Whether position ``seq`` in ``history`` names a record of this node's history."""
         return history == self.id or (history == self.id2 and seq <= self.end2)
 
 
-def may_resume(history: History, slave_history: str, seq: int, key: bytes) -> bool:
-    """The master's check of an aligned slave's position (the binlog window is checked after)."""
+def may_resume(history: History, slave_history: str, seq: int, key: bytes, slave_history2: str = "",
+               slave_end2: int = -1) -> bool:
+    """The master's check of an aligned slave's position (the binlog window is checked after).
+
+    The slave's data is a state of this node's history if its position is in that history, or if it
+    has nothing of its own history yet (``seq`` at or below the end of its previous one, e.g. it was
+    promoted and put back before any write) and its previous history's position is known here.
+    """
     if key:  # a copy in progress: only from the same history
         return slave_history == history.id
-    return history.knows(slave_history, seq)
+    return history.knows(slave_history, seq) or (seq <= slave_end2 and history.knows(slave_history2, seq))
 
 
-def restart_binlog(db, seq: int) -> None:
-    """Delete every binlog record and number the next one ``seq + 1`` (after an aligned full copy)."""
+def restart_binlog(db, seq: int, history: History | None = None) -> None:
+    """Delete every binlog record and number the next one ``seq + 1`` (after an aligned full copy);
+    ``history`` remembers the numbers used twice."""
     b = db.binlog
+    if history is not None:
+        history.reused(seq, b.last_seq)
     db.commit()
     b.clear()
     b.last_seq = b.committed_seq = b.durable_seq = b.min_seq = seq

@@ -15,6 +15,7 @@ from ssdbpy.commands.context import WriteGate
 from ssdbpy.config.settings import SlaveofSettings
 from ssdbpy.db.database import Database
 from ssdbpy.replication import group
+from ssdbpy.replication.lag import CommitTimes
 from ssdbpy.replication.master import SyncSession
 from ssdbpy.replication.slave import Slave
 
@@ -49,6 +50,14 @@ class Replication:
         #: called after the role changed (the server re-computes whether it refuses writes)
         self.on_role_change = lambda: None
         self._ack_waiters: list[Event] = []
+        #: when the binlog reached each position (a slave's lag in ms)
+        self.commit_times = CommitTimes(lambda: db.binlog.max_seq, self._lowest_lacking)
+        db.binlog.listeners.append(self.commit_times.committed)
+
+    def _lowest_lacking(self) -> int | None:
+        if not self.sessions:
+            return None
+        return min(s.position() for s in self.sessions) + 1
 
     def _hold(self) -> int | None:
         if not self.sessions:
@@ -126,6 +135,14 @@ class Replication:
             self.history.fork(self.db.binlog.max_seq)
             log.info("SLAVEOF NO ONE: master at seq %d", self.db.binlog.max_seq)
             self.role_changed = True
+            self.drop_sessions(aligned_only=True)  # this node's own slaves take the new history
+
+    def drop_sessions(self, aligned_only: bool = False) -> None:
+        """End this node's master sessions (only the aligned ones, or all): their slaves reconnect and
+        are judged by this node's history and binlog as they are now."""
+        for s in list(self.sessions):
+            if s.aligned or not aligned_only:
+                s.drop()
 
     def freeze(self) -> None:
         """A slave of this node is being promoted: refuse client writes (they would be lost)."""
@@ -138,7 +155,8 @@ class Replication:
             ev.set()
 
     def count_acked(self, seq: int) -> int:
-        return sum(1 for s in self.sessions if s.aligned and s.acked_seq >= seq)
+        """Slaves that acknowledged ``seq`` or later (0: every slave that acknowledged anything)."""
+        return sum(1 for s in self.sessions if s.acks and s.acked_seq >= max(seq, 0))
 
     def wait(self, numreplicas: int, seq: int, timeout: float | None) -> int:
         """Block the calling greenlet until ``numreplicas`` slaves acknowledged ``seq`` or ``timeout`` s."""

@@ -49,10 +49,14 @@ _BINLOG_END = b"\x02"
 
 
 class SyncSession:
-    #: set on an aligned link (docs/replication.md, "Replication groups"): the slave's history id,
-    #: listening port and link id; what it acknowledged and when (monotonic)
+    #: set on an aligned link (docs/replication.md, "Replication groups"): the slave's history id
     aligned = False
     slave_history = ""
+    slave_history2 = ""  # the slave's previous history, valid up to slave_end2
+    slave_end2 = -1
+    #: set on an aligned or identified link: the slave acknowledges what it applied; its listening
+    #: port and link id; what it acknowledged and when (monotonic)
+    acks = False
     listen_port = 0
     slave_id = ""
     acked_seq = -1
@@ -74,6 +78,8 @@ class SyncSession:
         self.status = LinkState.INIT
         self.wake = Event()
         self.sent_bytes = 0
+        #: the records up to this one are handed to the socket (or skipped): :meth:`position`
+        self.sent_seq = 0
         self._skipped = 0
         self._out: list[bytes] = []
         self._out_size = 0
@@ -82,6 +88,8 @@ class SyncSession:
 
     # --- info -------------------------------------------------------------------
     def info_block(self) -> bytes:
+        """SSDB's four fields, then (docs/compat.md) the slave's id, address and acked position if it
+        acknowledges, and its lag in records and ms (of what it acknowledged, else of what was sent)."""
         text = (
             f"client {self.peer[0]}:{self.peer[1]}\n"
             f"    type     : {'mirror' if self.mirror else 'sync'}\n"
@@ -89,20 +97,32 @@ class SyncSession:
             f"    last_seq : {self.last_seq}"
             + ("\n    mode     : convergent" if self.peer_id is not None else "")
         )
-        if self.aligned:
-            lag_seq, lag_ms = self.lag()
+        lag_seq, lag_ms = self.lag()
+        if self.acks:
+            ack_ms = int((time.monotonic() - self.ack_time) * 1000) if self.ack_time else -1
             text += (f"\n    slave_id : {self.slave_id}\n    listen   : {self.peer[0]}:{self.listen_port}\n"
-                     f"    acked_seq: {self.acked_seq}\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}")
+                     f"    acked_seq: {self.acked_seq}\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}\n"
+                     f"    ack_ms   : {ack_ms}")
+        else:
+            text += f"\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}"
         return text.encode()
 
+    def position(self) -> int:
+        """What the master knows the slave holds: its acked position, else (a slave that does not
+        acknowledge) the last record handed to the socket after the copy."""
+        if self.acks:
+            return max(self.acked_seq, 0)
+        return self.sent_seq if not self.last_key and self.status == LinkState.SYNC else 0
+
     def lag(self) -> tuple[int, int]:
-        """Records the slave has not acknowledged, and ms since its last ack (-1: none yet)."""
-        acked = max(self.acked_seq, 0)
-        ms = int((time.monotonic() - self.ack_time) * 1000) if self.ack_time else -1
-        return max(self.db.binlog.max_seq - acked, 0), ms
+        """Records after :meth:`position` and ms since the first of them was committed."""
+        pos = self.position()
+        lag_seq = max(self.db.binlog.max_seq - pos, 0)
+        times = getattr(self.repl, "commit_times", None)
+        return lag_seq, (times.age_ms(pos) if times is not None and lag_seq else 0)
 
     def _read_acks(self) -> None:
-        """Read the slave's ``ssdbpy_ack <seq>`` packets (aligned links only); EOF ends the session."""
+        """Read the slave's ``ssdbpy_ack <seq>`` packets (aligned and identified links); EOF ends the session."""
         reader = PacketReader()
         try:
             while True:
@@ -132,6 +152,13 @@ class SyncSession:
         except OSError:
             pass
 
+    def drop(self) -> None:
+        """End the session (the slave reconnects)."""
+        try:
+            self.link.sock.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def needed_seq(self) -> int:
         """Lowest binlog sequence this session may still read (binlog trimming keeps it)."""
         return self.last_seq + 1
@@ -144,14 +171,14 @@ class SyncSession:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._out:
-            return
-        data = b"".join(self._out)
-        self._out.clear()
-        self._out_size = 0
-        self.link.send(data)
-        self.sent_bytes += len(data)
-        self._throttle(len(data))
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._out_size = 0
+            self.link.send(data)
+            self.sent_bytes += len(data)
+            self._throttle(len(data))
+        self.sent_seq = self.last_seq
 
     def _throttle(self, n: int) -> None:
         """Token bucket of ``sync_speed`` MB/s holding at most one second of credit."""
@@ -181,10 +208,10 @@ class SyncSession:
     def run(self) -> None:
         self.repl.sessions.append(self)
         self.db.binlog.listeners.append(self.wake.set)
-        reader = gevent.spawn(self._read_acks) if self.aligned else None
+        reader = gevent.spawn(self._read_acks) if self.acks else None
         log.info("%s slave %s:%d connected%s: sync140 from seq %d key %r%s", "mirror" if self.mirror else "sync",
-                 self.peer[0], self.peer[1], f" (slave id {self.slave_id}, listening on {self.listen_port})"
-                 if self.aligned else "", self.last_seq, self.last_key,
+                 self.peer[0], self.peer[1], f" (slave id {self.slave_id}, listening on {self.listen_port}"
+                 + (", aligned)" if self.aligned else ")") if self.acks else "", self.last_seq, self.last_key,
                  ", convergent" if self.peer_id is not None else "")
         try:
             self._run()
@@ -197,12 +224,20 @@ class SyncSession:
             self.repl.sessions.remove(self)
 
     def _run(self) -> None:
+        if any(getattr(s, "receiving_copy", False) for s in getattr(self.repl, "slaves", ())):
+            # its data is half replaced and its binlog restarts at the copy's end
+            log.info("slave %s:%d refused: this node is receiving a full copy", self.peer[0], self.peer[1])
+            return
         history = getattr(self.repl, "history", None)
         if self.aligned and history is not None and not group.may_resume(
-                history, self.slave_history, self.last_seq, self.last_key):
+                history, self.slave_history, self.last_seq, self.last_key, self.slave_history2, self.slave_end2):
             log.info("slave %s:%d at seq %d of history %s: not this node's history (%s, or %s up to %d): "
                      "full copy", self.peer[0], self.listen_port, self.last_seq, self.slave_history,
                      history.id, history.id2, history.end2)
+            self.last_seq, self.last_key = 0, b""
+        elif not self.aligned and history is not None and self.last_seq and history.ambiguous(self.last_seq):
+            log.info("slave %s:%d at seq %d: this node's binlog numbered it twice (a full copy restarted it): "
+                     "full copy", self.peer[0], self.peer[1], self.last_seq)
             self.last_seq, self.last_key = 0, b""
         if self.last_key and self._in_window(self.last_seq):
             log.info("copy recover after %r, seq %d", self.last_key, self.last_seq)
@@ -378,7 +413,9 @@ def _plain_copy(it, seq: int):
 @command("sync140", 1, BACKEND)
 def sync140(ctx, args):
     """``sync140 [last_seq [last_key [sync|mirror [peer_node_id]]]]``; the fifth argument (sent
-    only after a convergent offer was accepted) makes the stream convergent."""
+    only after a convergent offer was accepted) makes the stream convergent.  A sync slave that
+    offered ``ssdbpy_replica`` sends ``sync ssdbpy1 <history id> <listening port> <link id>
+    <previous history id> <its end>`` (aligned; the last two may be missing) or ``sync ssdbpy1id <listening port> <link id>`` (identified): both acknowledge."""
     repl = ctx.server.repl
     last_seq = uint64(args[1]) if len(args) > 1 else 0
     last_key = args[2] if len(args) > 2 else b""
@@ -389,14 +426,21 @@ def sync140(ctx, args):
 
     aligned = (not mirror and len(args) > 7 and args[4] == group.MARK and len(args[5]) == 40
                and args[6].isdigit() and getattr(repl, "history", None) is not None)
+    identified = not mirror and len(args) > 6 and args[4] == group.IDENTIFIED and args[5].isdigit()
 
     def run(link) -> None:
         s = SyncSession(repl, link, last_seq, last_key, mirror, peer_id)
         if aligned:
-            s.aligned = True
+            s.aligned = s.acks = True
             s.slave_history = args[5].decode("latin-1")
             s.listen_port = int(args[6])
             s.slave_id = args[7].decode("latin-1", "replace")
+            if len(args) > 9 and len(args[8]) == 40 and args[9].lstrip(b"-").isdigit():
+                s.slave_history2, s.slave_end2 = args[8].decode("latin-1"), int(args[9])
+        elif identified:
+            s.acks = True
+            s.listen_port = int(args[5])
+            s.slave_id = args[6].decode("latin-1", "replace")
         s.run()
 
     return Backend(run, kind="sync")
@@ -415,12 +459,12 @@ def ssdbpy_mirror(ctx, args):
 
 @command(group.OFFER.decode(), 1, READ_INLINE)
 def ssdbpy_replica(ctx, args):
-    """``ssdbpy_replica <proto>``: a sync slave offers an aligned link (docs/replication.md,
-    "Replication groups"); answers ``ok <history id> <previous id> <previous end>``."""
+    """``ssdbpy_replica <proto>``: a sync slave offers an aligned or identified link (docs/replication.md,
+    "Replication groups"); answers ``ok <history id> <previous id> <previous end> ssdbpy1id``."""
     history = getattr(ctx.server.repl, "history", None)
     if history is None or len(args) < 2 or args[1] != group.PROTO:
         raise errors.ClientError(errors.MSG_UNKNOWN_COMMAND + args[0])
-    return [b"ok", history.id.encode(), history.id2.encode(), str(history.end2).encode()]
+    return [b"ok", history.id.encode(), history.id2.encode(), str(history.end2).encode(), group.IDENTIFIED]
 
 
 @command("ssdbpy_clock", 1, READ_INLINE)

@@ -118,6 +118,8 @@ class Slave:
         self.last_error = ""
         #: the current session is an aligned sync link (docs/replication.md, "Replication groups")
         self.aligned = False
+        #: the current session acknowledges applied positions (an aligned or identified link)
+        self.acks = False
         self._master_history: str | None = None
         self._copying = False  # between copy_begin and copy_end
         self._acked = -1  # the last position acknowledged on this session
@@ -269,17 +271,23 @@ class Slave:
                 raise Reconnect("auth failed: " + (" ".join(b.decode("utf-8", "replace") for b in reply)
                                                     if reply else "the master closed the link"))
         self.convergent = False
-        self.aligned = False
+        self.aligned = self.acks = False
         self._acked = -1
         history = getattr(self.repl, "history", None)
-        if self.group and not cfg.mirror and history is not None and self._probe_group():
-            self.aligned = True
+        offer = self._probe_group() if not cfg.mirror and history is not None else None
+        if offer is not None and self.group:
+            self.aligned = self.acks = True
             if not self.last_key:
                 self.last_seq = self.db.binlog.max_seq  # aligned: the binlog is numbered as the group's
+        elif offer is not None and group.IDENTIFIED in offer[4:]:
+            self.acks = True
         request = [b"sync140", str(self.last_seq).encode(), self.last_key, b"mirror" if cfg.mirror else b"sync"]
+        listen = str(getattr(self.repl, "listen_port", 0)).encode()
         if self.aligned:
-            request += [group.MARK, history.id.encode(), str(getattr(self.repl, "listen_port", 0)).encode(),
-                        cfg.id.encode()]
+            request += [group.MARK, history.id.encode(), listen, cfg.id.encode(), history.id2.encode(),
+                        str(history.end2).encode()]
+        elif self.acks:
+            request += [group.IDENTIFIED, listen, cfg.id.encode()]
         versions = self.db.binlog.versions
         if cfg.mirror and versions is not None:
             if self.peer_id is not None:
@@ -298,8 +306,9 @@ class Slave:
         else:
             sock.sendall(encode_ssdb(request))
         log.info("[%s] sync140 from seq %d key %r%s", cfg.id, self.last_seq, self.last_key,
-                 " (convergent)" if self.convergent else " (aligned)" if self.aligned else "")
-        if self.aligned:
+                 " (convergent)" if self.convergent else " (aligned)" if self.aligned
+                 else " (identified)" if self.acks else "")
+        if self.acks:
             self._ack_greenlet = gevent.spawn(self._ack_loop, sock)
         while True:
             try:
@@ -331,21 +340,22 @@ class Slave:
             log.info("[%s] %s probe: %s", cfg.id, what, exc)
             return None
 
-    def _probe_group(self) -> bool:
-        """Ask the master, on a side connection, whether it takes aligned sync links (``ssdbpy_replica``).
+    def _probe_group(self) -> list[bytes] | None:
+        """Ask the master, on a side connection, whether it takes aligned sync links (``ssdbpy_replica``);
+        its answer if it does (an answer ending with ``ssdbpy1id`` takes identified links too).
 
         An SSDB master answers ``client_error``: the link stays plain sync140.
         """
         reply = self._ask_aside([group.OFFER, group.PROTO], "group")
         if reply and len(reply) >= 2 and reply[0] == b"ok" and len(reply[1]) == 40:
             self._master_history = reply[1].decode("latin-1")
-            return True
-        return False
+            return reply
+        return None
 
     def _ack(self, sock=None) -> None:
-        """Tell the master the position applied and committed (aligned links only)."""
+        """Tell the master the position applied and committed (aligned and identified links)."""
         sock = sock or self._sock
-        if not self.aligned or sock is None or self._copying or self.last_key:
+        if not self.acks or sock is None or self._copying or self.last_key:
             return
         seq = self.last_seq
         try:
@@ -427,7 +437,7 @@ class Slave:
                 self._stage_position()
                 db.commit()
                 self._persist()
-                if self.aligned and self.last_seq != self._acked:
+                if self.acks and self.last_seq != self._acked:
                     self._ack()
             if self.status == LinkState.SYNC:
                 self.down_since = None
@@ -484,8 +494,8 @@ class Slave:
                 self.last_seq = 0
                 self.last_key = b""
                 self._wipe_needed = not self.cfg.mirror
+                self._copying = self.acks  # no ack until copy_end
                 if self.aligned:
-                    self._copying = True
                     self.repl.history.replace(self._master_history)
                 return True
             if rec.cmd == bl.END:
@@ -493,10 +503,12 @@ class Slave:
                 self.status = LinkState.SYNC
                 if self.aligned:
                     if self._copying or self.last_key:
-                        group.restart_binlog(self.db, rec.seq)  # the binlog goes on from the copy's seq
+                        # the binlog goes on from the copy's seq; this node's slaves start over
+                        group.restart_binlog(self.db, rec.seq, self.repl.history)
+                        self._drop_downstream(aligned_only=False)
                     elif self.repl.history.adopt(self._master_history, rec.seq):
-                        self._renegotiate_downstream()
-                    self._copying = False
+                        self._drop_downstream(aligned_only=True)
+                self._copying = False
                 self.last_key = b""
                 return True
             self.status = LinkState.COPY
@@ -544,15 +556,19 @@ class Slave:
         finally:
             binlog.type = prev_type
 
-    def _renegotiate_downstream(self) -> None:
-        """This node's history changed: its own aligned slaves reconnect and take the new one
-        (their old position stays valid: the previous history ends where they are)."""
-        for s in list(getattr(self.repl, "sessions", ())):
-            if getattr(s, "aligned", False):
-                try:
-                    s.link.sock.shutdown(_pysocket.SHUT_RDWR)
-                except OSError:
-                    pass
+    def _drop_downstream(self, aligned_only: bool) -> None:
+        """This node's history changed: its own aligned slaves reconnect and take the new one (their
+        old position stays valid: the previous history ends where they are).  After a full copy
+        every slave of this node reconnects: the data it followed is gone."""
+        drop = getattr(self.repl, "drop_sessions", None)
+        if drop is not None:
+            drop(aligned_only=aligned_only)
+
+    @property
+    def receiving_copy(self) -> bool:
+        """A full copy on a group link is under way, also while its link is down (its records are
+        not logged; this node's binlog restarts at its end)."""
+        return self.group and not self.cfg.mirror and (self._copying or bool(self.last_key))
 
     def _apply_unlogged(self, rec: bl.Record, pkt: list[bytes]) -> None:
         """Apply without a binlog record (an aligned copy: the binlog restarts at its end)."""
@@ -575,6 +591,7 @@ class Slave:
                     db.binlog.last_seq, rec.seq)
         self.aligned = False
         self.repl.history.replace(group.new_id())
+        self._drop_downstream(aligned_only=True)
 
     def _wipe(self) -> None:
         """Delete every local data record before a full copy (logged, so chained slaves follow).

@@ -2,7 +2,9 @@
 
 ``FakeSlave`` connects to a real master and speaks ``sync140`` like an SSDB
 1.9.8 slave thread; ``FakeMaster`` listens on 127.0.0.1 and lets a test accept
-a real slave's link, check its request bytes and replay a captured stream.
+a real slave's link, check its request bytes and replay a captured stream (it
+answers an ssdbpy slave's side connections by itself, as SSDB does unless told
+otherwise).
 
 Framing and header layout are written out here from spec/replication.md §1
 (deliberately not imported from ssdbpy, so the tests are an independent
@@ -12,9 +14,10 @@ first block of a stream packet = ``LE64(seq) + u8(type) + u8(cmd) + key``.
 
 from __future__ import annotations
 
-import select
+import queue
 import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass
 
@@ -227,36 +230,87 @@ class FakeSlave(PacketSocket):
         self.send(b"sync140", str(last_seq).encode(), last_key, type_)
 
 
-class FakeMaster:
-    """A listening socket on 127.0.0.1 (free port) that real slaves connect to."""
+#: the requests an ssdbpy slave sends on a short side connection before or beside its link, to
+#: learn whether the master takes its extensions (docs/replication.md)
+SIDE_REQUESTS = (b"ssdbpy_replica", b"ssdbpy_mirror")
 
-    def __init__(self) -> None:
+
+class FakeMaster:
+    """A listening socket on 127.0.0.1 (free port) that real slaves connect to.
+
+    An ssdbpy slave also opens short side connections whose first request is
+    one of :data:`SIDE_REQUESTS`.  A thread accepts every connection and reads
+    its first request: a side request is answered here -- by default as SSDB
+    1.9.8 answers it (``client_error Unknown Command: <name>``), or with
+    ``answers[name]`` -- recorded in ``side_requests`` and the connection closed;
+    any other connection (its first request left unread) is a replication link
+    for :meth:`accept`.  A connection that starts with ``auth`` is a link too:
+    the test answers it (a side connection of a slave with ``auth`` then shows
+    up in :meth:`accept` as well).
+    """
+
+    def __init__(self, answers: dict[bytes, list[bytes]] | None = None) -> None:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
         self.port = self.listener.getsockname()[1]
         self.conns: list[PacketSocket] = []
+        self.answers = answers or {}
+        self.side_requests: list[list[bytes]] = []
+        self._links: queue.Queue[PacketSocket] = queue.Queue()
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
 
     def slaveof(self, type_: str = "sync", **extra) -> dict:
         """A slaveof block for ServerProcess pointing at this fake master."""
         return {"type": type_, "ip": "127.0.0.1", "port": self.port, **extra}
 
-    def accept(self, timeout: float = 10.0) -> PacketSocket:
-        self.listener.settimeout(timeout)
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                sock, _addr = self.listener.accept()
+            except OSError:
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = PacketSocket(sock)
+            self.conns.append(conn)
+            threading.Thread(target=self._sort, args=(conn,), daemon=True).start()
+
+    def _sort(self, conn: PacketSocket) -> None:
+        """Answer a side connection, or queue a link with its first request put back."""
         try:
-            sock, _addr = self.listener.accept()
-        except socket.timeout:
+            blocks, raw = conn.read_packet_raw(timeout=30.0)
+        except (TimeoutError, ConnectionError, OSError):
+            conn.close()
+            return
+        if blocks and blocks[0] in SIDE_REQUESTS:
+            self.side_requests.append(blocks)
+            reply = self.answers.get(blocks[0], [b"client_error", b"Unknown Command: " + blocks[0]])
+            try:
+                conn.send(*reply)
+            except OSError:
+                pass
+            conn.close()
+            return
+        conn.reader.buf = raw + conn.reader.buf
+        self._links.put(conn)
+
+    def accept(self, timeout: float = 10.0) -> PacketSocket:
+        """The next replication link (its first request not read yet)."""
+        try:
+            return self._links.get(timeout=timeout)
+        except queue.Empty:
             raise AssertionError(f"no slave connected within {timeout}s") from None
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = PacketSocket(sock)
-        self.conns.append(conn)
-        return conn
 
     def pending(self, timeout: float = 0.0) -> bool:
-        """True if a new connection is waiting to be accepted (it is left in the backlog)."""
-        r, _w, _x = select.select([self.listener], [], [], timeout)
-        return bool(r)
+        """True if a new link is waiting to be accepted (it is left in the queue)."""
+        deadline = time.monotonic() + timeout
+        while self._links.empty():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def close(self) -> None:
         for c in self.conns:

@@ -33,38 +33,53 @@ def copies_received(node) -> int:
 
 
 class Writer(threading.Thread):
-    """Writes ``w:<i>`` = i through the Sentinel-discovered master; every ``batch`` writes a
-    ``WAIT <replicas> 1000``: the writes before a WAIT that answered >= replicas are confirmed."""
+    """Writes ``<prefix><i>`` = i through the Sentinel-discovered master; every ``batch`` writes a
+    ``WAIT <replicas> 1000``, in one pipeline with them (WAIT covers the writes of its connection),
+    or none if ``replicas`` is 0: the writes of a batch whose WAIT answered >= replicas are confirmed."""
 
-    def __init__(self, sentinel_ports: list[int], replicas: int, batch: int = 10) -> None:
+    def __init__(self, sentinel_ports: list[int], replicas: int, batch: int = 10, prefix: str = "w:") -> None:
         super().__init__(daemon=True)
         self.sentinel = redis.sentinel.Sentinel([("127.0.0.1", p) for p in sentinel_ports], socket_timeout=1)
         self.replicas = replicas
+        self.prefix = prefix
         self.batch = batch
         self.stop_ = threading.Event()
         self.acked: list[int] = []  # writes the master answered OK
+        self.acked_at: list[float] = []  # monotonic time of each of them
         self.confirmed: set[int] = set()  # acked writes a later WAIT answered >= replicas for
         self.errors = 0
 
     def run(self) -> None:
         master = self.sentinel.master_for(NAME, socket_timeout=1, retry_on_timeout=False)
         i = 0
-        pending: list[int] = []  # acked since the last WAIT, on this connection
         while not self.stop_.is_set():
+            batch = list(range(i, i + self.batch))
+            i += self.batch  # a write whose reply was not read has an unknown outcome: its key is never reused
             try:
-                for _ in range(self.batch):
-                    master.set(f"w:{i}", str(i))
-                    self.acked.append(i)
-                    pending.append(i)
-                    i += 1
-                if master.execute_command("WAIT", self.replicas, 1000) >= self.replicas:
-                    self.confirmed.update(pending)
-                pending = []
+                if not self.replicas:
+                    for j in batch:
+                        master.set(f"{self.prefix}{j}", str(j))
+                        self.acked.append(j)
+                        self.acked_at.append(time.monotonic())
+                    continue
+                # the batch and its WAIT on one connection (WAIT covers the writes of its connection)
+                pipe = master.pipeline(transaction=False)
+                for j in batch:
+                    pipe.set(f"{self.prefix}{j}", str(j))
+                pipe.execute_command("WAIT", self.replicas, 1000)
+                *sets, waited = pipe.execute(raise_on_error=False)
+                now = time.monotonic()
+                ok = [j for j, r in zip(batch, sets) if r is True]
+                self.acked += ok
+                self.acked_at += [now] * len(ok)
+                if len(ok) == len(batch) and isinstance(waited, int) and waited >= self.replicas:
+                    self.confirmed.update(ok)
+                elif len(ok) < len(batch):
+                    self.errors += 1
+                    time.sleep(0.05)
             except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, redis.ResponseError,
                     redis.sentinel.MasterNotFoundError):
                 self.errors += 1
-                pending = []  # the WAIT did not answer: not confirmed
-                i += 1  # the failed write's outcome is unknown: never reuse its key
                 time.sleep(0.05)
 
     def finish(self) -> None:
@@ -92,6 +107,31 @@ def _group(server_factory, sentinels):
     return nodes, ports, s0
 
 
+class RolePoller(threading.Thread):
+    """Polls ``ROLE`` on the slaves every 20 ms: ``promoted_at`` is the monotonic time one of them
+    first answered ``master`` (its SLAVEOF NO ONE ran), ``promoted`` that node."""
+
+    def __init__(self, slaves, timeout: float = 30.0) -> None:
+        super().__init__(daemon=True)
+        self.slaves = slaves
+        self.deadline = time.monotonic() + timeout
+        self.promoted_at: float | None = None
+        self.promoted = None
+
+    def run(self) -> None:
+        clients = {n.name: redis.Redis(port=n.port, socket_timeout=0.5, decode_responses=True) for n in self.slaves}
+        while self.promoted_at is None and time.monotonic() < self.deadline:
+            for n in self.slaves:
+                try:
+                    role = clients[n.name].execute_command("ROLE")[0]
+                except redis.RedisError:
+                    continue
+                if role == "master":
+                    self.promoted_at, self.promoted = time.monotonic(), n
+                    return
+            time.sleep(0.02)
+
+
 def _master_port(s0) -> int:
     return int(s0.sentinel_get_master_addr_by_name(NAME)[1])
 
@@ -112,7 +152,7 @@ def _caught_up(master, *slaves) -> bool:
 
 
 def _check(nodes, master, writer: Writer) -> int:
-    """All nodes identical; no confirmed write lost; returns the acknowledged writes lost."""
+    """All nodes identical; no write of ``writer`` confirmed by WAIT lost; returns its acknowledged writes lost."""
     others = [n for n in nodes if n is not master]
     wait_for(lambda: _caught_up(master, *others), timeout=30, interval=0.2, what="every slave caught up")
     snaps = []
@@ -122,26 +162,41 @@ def _check(nodes, master, writer: Writer) -> int:
     for s in snaps[1:]:
         assert s == snaps[0], describe_difference(snaps[0], s)
     kv = snaps[0]["kv"]
-    missing_confirmed = sorted(i for i in writer.confirmed if f"w:{i}".encode() not in kv)
+    missing_confirmed = sorted(i for i in writer.confirmed if f"{writer.prefix}{i}".encode() not in kv)
     assert not missing_confirmed, f"writes confirmed by WAIT lost: {missing_confirmed[:20]}"
-    return sum(1 for i in writer.acked if f"w:{i}".encode() not in kv)
+    return sum(1 for i in writer.acked if f"{writer.prefix}{i}".encode() not in kv)
 
 
 def test_sentinel_fails_over_a_killed_master(server_factory, sentinels):
     (a, b, c), ports, s0 = _group(server_factory, sentinels)
     copies0 = {n.name: copies_received(n) for n in (b, c)}
     writer = Writer(ports, replicas=1)
+    plain = Writer(ports, replicas=0, prefix="p:")  # the same writes without WAIT
     writer.start()
+    plain.start()
     wait_for(lambda: len(writer.confirmed) > 200, timeout=20, interval=0.1, what="confirmed writes")
+    poller = RolePoller([b, c])
+    poller.start()
     t_kill = time.monotonic()
     a.kill()
+    n_before = len(plain.acked)
     wait_for(lambda: _master_port(s0) != a.port, timeout=30, interval=0.1, what="sentinel promotes a slave")
     new_port = _master_port(s0)
-    n_before = len(writer.acked)
-    wait_for(lambda: len(writer.acked) > n_before + 50, timeout=20, interval=0.05, what="the writer resumes")
-    failover_s = time.monotonic() - t_kill
+    poller.join(30)
+    assert poller.promoted_at is not None, "no slave's ROLE turned master"
+    promotion_s = poller.promoted_at - t_kill
+
+    def first_write_on_new() -> float | None:
+        # a reply the old master sent just before SIGKILL may be read after it: count only acks from
+        # (about) the promotion on, when no other node could answer writes
+        times = plain.acked_at[n_before:]
+        return next((t for t in times if t >= poller.promoted_at - 0.05), None)
+
+    wait_for(lambda: first_write_on_new() is not None, timeout=20, interval=0.05, what="the writer resumes")
+    failover_s = first_write_on_new() - t_kill  # kill -> the first write acknowledged by the new master
     new = b if new_port == b.port else c
     other = c if new is b else b
+    assert poller.promoted is new
     wait_for(lambda: _follows(new, other), timeout=20, interval=0.2, what="the other slave follows")
     assert copies_received(other) == copies0[other.name], other.log_path.read_text()[-3000:]
     # the old master comes back on its data: Sentinel makes it a slave of the new master
@@ -149,13 +204,19 @@ def test_sentinel_fails_over_a_killed_master(server_factory, sentinels):
     wait_for(lambda: redis.Redis(port=a.port).info("replication").get("master_port") == new.port,
              timeout=40, interval=0.2, what="sentinel reconfigures the old master")
     writer.finish()
-    lost = _check([a, b, c], new, writer)
+    plain.finish()
+    lost = _check([a, b, c], new, writer)  # (no write confirmed by WAIT is lost: checked there)
+    lost_plain = _check([a, b, c], new, plain)
     a_copies = copies_received(a)
-    print(f"\nfailover: {failover_s:.1f} s from SIGKILL to writes on the new master; acked writes "
-          f"{len(writer.acked)}, confirmed by WAIT {len(writer.confirmed)}, lost (not confirmed) {lost}; "
-          f"full copies: other slave {copies_received(other) - copies0[other.name]}, old master {a_copies}")
+    print(f"\nfailover: SIGKILL -> promotion (ROLE master) {promotion_s:.2f} s, -> first write acked by the new "
+          f"master {failover_s:.2f} s; writer with WAIT: {len(writer.acked)} acked, {len(writer.confirmed)} "
+          f"confirmed, lost 0 confirmed + {lost} not (yet) confirmed; writer without WAIT: {len(plain.acked)} "
+          f"acked, lost {lost_plain}; full copies: other slave {copies_received(other) - copies0[other.name]}, "
+          f"old master {a_copies}")
     # the old master re-copies only if it held writes the new master never saw
     assert a_copies == (1 if "not this node's history" in new.log_path.read_text() else 0)
+    # down-after-milliseconds is 1000: generous bounds for a loaded 2-core machine
+    assert promotion_s < 15
     assert failover_s < 30
 
 

@@ -266,7 +266,8 @@ def test_link_cut_mid_copy_and_mid_stream(proxied, start_writer):
     wait_link(s, "SYNC", timeout=60)
     w1.stop()
     converge([master, slave], [w1])
-    assert proxy.counters()[0] == 2, "the slave should have reconnected exactly once"
+    # two links, each after its side connection (ssdbpy_replica)
+    assert proxy.counters()[0] == 4, "the slave should have reconnected exactly once"
 
     w2 = start_writer(master.port, "stream")
     streaming(s, w2)
@@ -404,40 +405,51 @@ def test_slave_out_of_the_binlog_window_recopies_by_itself(server_factory, proxy
 class FakeMaster:
     """A master that answers ``sync140`` from a non-zero position with OUT_OF_SYNC, as SSDB 1.9.8
     does for a position outside its window (and keeps the link open), and from position 0 with a
-    full copy of one key at seq 7."""
+    full copy of one key at seq 7.  An ssdbpy slave's side requests (``ssdbpy_replica``) get SSDB's
+    answer to an unknown command and are kept in ``side_requests``."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.requests: list[list[bytes]] = []
+        self.side_requests: list[list[bytes]] = []
         self._held: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
-        from ssdbpy.client import ReplyReader
-
         while True:
             try:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
             self._held.append(conn)
-            reader = ReplyReader()
-            req = None
+            # one thread per connection: a link waits for its side request's answer
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        from ssdbpy.client import ReplyReader
+
+        reader = ReplyReader()
+        req = None
+        try:
             while req is None:
                 data = conn.recv(4096)
                 if not data:
-                    break
+                    return
                 reader.feed(data)
                 req = reader.next()
-            if req is None:
-                continue
+            if req[0].startswith(b"ssdbpy_"):
+                self.side_requests.append(req)
+                conn.sendall(b"12\nclient_error\n%d\nUnknown Command: %s\n\n" % (17 + len(req[0]), req[0]))
+                return
             self.requests.append(req)
             if req[1] != b"0":
                 conn.sendall(wire.out_of_sync(int(req[1])) + wire.noop(int(req[1])))
             else:
                 conn.sendall(wire.copy_begin() + wire.packet(7, bl.COPY, bl.KSET, b"kkfresh", b"v")
                              + wire.copy_end(7) + wire.noop(7))
+        except OSError:
+            return
 
     def close(self) -> None:
         self.listener.close()
@@ -463,6 +475,7 @@ def test_slave_told_out_of_sync_recopies_by_itself(server_factory):
             assert s("get", "stale") == [b"not_found"]  # a sync-type slave wipes on copy_begin
         assert [r[:3] for r in fake.requests] == [[b"sync140", b"0", b""], [b"sync140", b"1000", b""],
                                                   [b"sync140", b"0", b""]], fake.requests
+        assert fake.side_requests == [[b"ssdbpy_replica", b"1"]] * 3, fake.side_requests
     finally:
         fake.close()
 

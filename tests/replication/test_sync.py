@@ -241,6 +241,7 @@ def test_link_errors_and_connections_are_visible(server_factory):
     with good.client() as c:
         wait_for(lambda: slave_link(c)["status"] == "SYNC", what="the good slave streaming")
         assert "last_error" not in slave_link(c)
+    # (an ssdbpy slave says who it is: its link id and listening port)
     wait_for(lambda: "sync slave 127.0.0.1:" in master.log_path.read_text()
-             and " connected: sync140 from seq " in master.log_path.read_text(),
+             and f" connected (slave id m, listening on {good.port}): sync140 from seq " in master.log_path.read_text(),
              what="the master's log line for the connected slave")

@@ -157,8 +157,9 @@ def test_fresh_full_copy_then_stream_and_heartbeat(server_factory):
             # the master lists the link as a replication client
             port = fs.sock.getsockname()[1]
             blocks = repl_blocks(c)
-            assert (f"client 127.0.0.1:{port}\n    type     : sync\n    status   : SYNC\n    last_seq : 17"
-                    in blocks), blocks
+            # (ssdbpy, docs/compat.md: then the records not sent yet and the age of the oldest)
+            assert (f"client 127.0.0.1:{port}\n    type     : sync\n    status   : SYNC\n    last_seq : 17\n"
+                    "    lag_seq  : 0\n    lag_ms   : 0" in blocks), blocks
 
             # idle link: a noop carrying the last seq, about 3 s later
             blocks, raw = fs.read_packet_raw(timeout=5.0)
@@ -389,23 +390,88 @@ def meta_status(srv, port: int) -> dict[bytes, bytes]:
     ("mirror", b"7\nsync140\n1\n0\n0\n\n6\nmirror\n\n"),
 ])
 def test_slave_request_bytes(server_factory, type_, request_bytes):
-    """§2.3: a fresh slave sends exactly ``sync140 0 "" sync|mirror`` and nothing else."""
+    """§2.3: a fresh slave sends exactly ``sync140 0 "" sync|mirror`` and nothing else on its link.
+
+    ssdbpy: beside the link it asks, on a side connection, whether the master takes its
+    extensions (a sync link before sync140, a mirror link after it); refused as SSDB refuses an
+    unknown command, the link stays plain."""
     with FakeMaster() as fm:
         server_factory("slave", slaveof=[fm.slaveof(type_)])
         conn = fm.accept()
         assert read_request(conn) == request_bytes
         conn.assert_silent(0.5)
+        wait_for(lambda: fm.side_requests, what="the side request")
+        (side,) = fm.side_requests
+        assert side == ([b"ssdbpy_replica", b"1"] if type_ == "sync" else [b"ssdbpy_mirror", side[1], b"1"]), side
+        assert not fm.pending(0.3)
 
 
 @pytest.mark.timeout(30)
 def test_slave_sends_auth_first(server_factory):
+    auth = b"4\nauth\n%d\n%s\n\n" % (len(PASSWORD), PASSWORD.encode())
     with FakeMaster() as fm:
         server_factory("slave", slaveof=[fm.slaveof("sync", auth=PASSWORD)])
         conn = fm.accept()
-        assert read_request(conn) == b"4\nauth\n%d\n%s\n\n" % (len(PASSWORD), PASSWORD.encode())
+        assert read_request(conn) == auth
         conn.assert_silent(0.3)  # waits for the auth reply before sync140
         conn.send(b"ok", b"1")
+        # ssdbpy: the side connection authenticates too, then asks; refused as SSDB refuses it
+        side = fm.accept()
+        assert read_request(side) == auth
+        side.assert_silent(0.3)
+        side.send(b"ok", b"1")
+        assert read_request(side) == encode_packet([b"ssdbpy_replica", b"1"])
+        conn.assert_silent(0.3)  # sync140 waits for the answer
+        side.send(b"client_error", b"Unknown Command: ssdbpy_replica")
         assert read_request(conn) == FRESH_SYNC_REQUEST
+
+
+HISTORY = b"ab" * 20  # a history id as an ssdbpy master answers it (40 hex characters)
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("answer, identified", [
+    ([b"ok", HISTORY, b"0" * 40, b"-1", b"ssdbpy1id"], True),
+    ([b"ok", HISTORY, b"0" * 40, b"-1"], False),  # an ssdbpy master that does not take identified links
+])
+def test_slave_identifies_itself_to_an_ssdbpy_master(server_factory, answer, identified):
+    """ssdbpy (docs/replication.md, "Replication groups"): a slave link from ssdb.conf whose master
+    answers the offer with ``ssdbpy1id`` sends ``sync140 <seq> <key> sync ssdbpy1id <listening port>
+    <link id>`` and acknowledges each committed position with ``ssdbpy_ack <seq>`` on the link;
+    otherwise it sends SSDB's plain request and never writes on the link."""
+    with FakeMaster(answers={b"ssdbpy_replica": answer}) as fm:
+        slave = server_factory("slave", slaveof=[{"id": "master1", **fm.slaveof()}])
+        conn = fm.accept()
+        if identified:
+            assert read_request(conn) == encode_packet(
+                [b"sync140", b"0", b"", b"sync", b"ssdbpy1id", str(slave.port).encode(), b"master1"])
+        else:
+            assert read_request(conn) == FRESH_SYNC_REQUEST
+        assert fm.side_requests == [[b"ssdbpy_replica", b"1"]]
+        conn.send_raw(b"".join([
+            stream_packet(0, COPY, BEGIN, b"", b"copy_begin"),
+            stream_packet(7, COPY, KSET, b"kk1", b"v1"),
+        ]))
+        with slave.client() as s:
+            wait_for(lambda: "copy_count : 1" in slave_block(s), what="the copied record")
+        if not identified:
+            conn.send_raw(stream_packet(7, COPY, END, b"", b"copy_end") + stream_packet(8, SYNC, KSET, b"kk2", b"v2"))
+            conn.assert_silent(1.5)  # no acks, not even the periodic one
+            return
+        conn.assert_silent(1.5)  # nothing is acknowledged during a copy
+        conn.send_raw(stream_packet(7, COPY, END, b"", b"copy_end"))
+        assert read_request(conn) == encode_packet([b"ssdbpy_ack", b"7"])
+        conn.send_raw(stream_packet(8, SYNC, KSET, b"kk2", b"v2") + stream_packet(9, SYNC, KDEL, b"kk1"))
+        acks = [conn.read_packet()]
+        while acks[-1] != [b"ssdbpy_ack", b"9"]:
+            acks.append(conn.read_packet())
+        assert all(a[0] == b"ssdbpy_ack" and int(a[1]) in (8, 9) for a in acks), acks
+        # idle: the position again about every second
+        t0 = time.monotonic()
+        assert conn.read_packet(timeout=3.0) == [b"ssdbpy_ack", b"9"]
+        assert time.monotonic() - t0 < 2.0
+        with slave.client() as s:
+            assert s("get", "k2") == [b"ok", b"v2"] and s("get", "k1") == [b"not_found"]
 
 
 def captured_stream(deadline_ms: int) -> list[bytes]:

@@ -30,6 +30,37 @@ def test_history_fork_adopt_replace_and_the_resume_decision(tmp_path):
     db.close()
 
 
+def test_a_slave_with_nothing_of_its_own_history_resumes_by_its_previous_one(tmp_path):
+    db = Database.open(str(tmp_path))
+    h = group.History(db.meta)  # the master: its history is ``h.id``
+    promoted, other = group.new_id(), group.new_id()
+    # the slave was promoted at 100 (``promoted`` from then on, ``h.id`` up to 100)
+    assert group.may_resume(h, promoted, 100, b"", h.id, 100)  # nothing written since
+    assert group.may_resume(h, promoted, 80, b"", h.id, 100)
+    assert not group.may_resume(h, promoted, 101, b"", h.id, 100)  # its own writes after 100
+    assert not group.may_resume(h, promoted, 100, b"", other, 100)  # a history the master does not know
+    assert not group.may_resume(h, promoted, 100, b"")  # an older slave sends no previous history
+    assert not group.may_resume(h, promoted, 100, b"k1", h.id, 100)  # a copy in progress
+    db.close()
+
+
+def test_restarted_binlog_remembers_the_numbers_used_twice(tmp_path):
+    db = Database.open(str(tmp_path))
+    h = group.History(db.meta)
+    for i in range(10):
+        db.kv.set(b"k%d" % i, b"v")
+    db.commit()
+    assert db.binlog.last_seq == 10 and not h.ambiguous(5)
+    group.restart_binlog(db, 4, h)  # a full copy ending at 4: numbers 4..10 named other records
+    assert db.binlog.last_seq == 4 and db.binlog.find_next(0) is None
+    assert [s for s in range(0, 13) if h.ambiguous(s)] == list(range(4, 11))
+    group.restart_binlog(db, 2, h)  # ranges are kept as one
+    assert group.History(db.meta).reused_seqs == (2, 10)
+    group.restart_binlog(db, 20, h)  # above the binlog's end: no number used twice
+    assert group.History(db.meta).reused_seqs == (2, 10)
+    db.close()
+
+
 def test_aligned_numbering_fills_gaps_with_placeholders(tmp_path):
     db = Database.open(str(tmp_path), binlog=True)
     b = db.binlog
