@@ -75,6 +75,7 @@ class SyncSession:
         self.wake = Event()
         self.sent_bytes = 0
         self._skipped = 0
+        self._told = 0  # the position when the last packet was emitted
         self._out: list[bytes] = []
         self._out_size = 0
         self._rate_t0 = time.monotonic()
@@ -93,6 +94,9 @@ class SyncSession:
             lag_seq, lag_ms = self.lag()
             text += (f"\n    slave_id : {self.slave_id}\n    listen   : {self.peer[0]}:{self.listen_port}\n"
                      f"    acked_seq: {self.acked_seq}\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}")
+        elif self.peer_id is not None and hasattr(self.repl, "peer_lag"):
+            acked, lag_seq, lag_ms = self.repl.peer_lag(self.peer_id)
+            text += f"\n    acked_seq: {acked}\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}"
         return text.encode()
 
     def lag(self) -> tuple[int, int]:
@@ -102,7 +106,8 @@ class SyncSession:
         return max(self.db.binlog.max_seq - acked, 0), ms
 
     def _read_acks(self) -> None:
-        """Read the slave's ``ssdbpy_ack <seq>`` packets (aligned links only); EOF ends the session."""
+        """Read the slave's ``ssdbpy_ack <seq>`` packets (aligned links), ``ssdbpy_ack <seq>
+        <its max_seq>`` (convergent links); EOF ends the session."""
         reader = PacketReader()
         try:
             while True:
@@ -122,6 +127,12 @@ class SyncSession:
                     elif len(pkt) >= 2 and pkt[0] == group.ACK and pkt[1].isdigit():
                         self.acked_seq = int(pkt[1])
                         self.ack_time = time.monotonic()
+                        if self.peer_id is not None:
+                            # a convergent peer: its binlog end too (replication/peers.py)
+                            noted = getattr(self.repl, "peer_acked", None)
+                            if noted is not None and len(pkt) >= 3 and pkt[2].isdigit():
+                                noted(self.peer_id, self.acked_seq, int(pkt[2]))
+                            continue
                         notify = getattr(self.repl, "acked", None)
                         if notify is not None:
                             notify()
@@ -138,6 +149,7 @@ class SyncSession:
 
     # --- output -----------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
+        self._told = self.last_seq
         self._out.append(data)
         self._out_size += len(data)
         if self._out_size >= SEND_BUFFER:
@@ -181,7 +193,7 @@ class SyncSession:
     def run(self) -> None:
         self.repl.sessions.append(self)
         self.db.binlog.listeners.append(self.wake.set)
-        reader = gevent.spawn(self._read_acks) if self.aligned else None
+        reader = gevent.spawn(self._read_acks) if self.aligned or self.peer_id is not None else None
         log.info("%s slave %s:%d connected%s: sync140 from seq %d key %r%s", "mirror" if self.mirror else "sync",
                  self.peer[0], self.peer[1], f" (slave id {self.slave_id}, listening on {self.listen_port})"
                  if self.aligned else "", self.last_seq, self.last_key,
@@ -226,6 +238,10 @@ class SyncSession:
             self.wake.clear()
             if self._stream():
                 continue
+            if self.peer_id is not None and self.status == LinkState.SYNC and self._told < self.last_seq:
+                # the last records were not sent (the peer's own writes): a convergent peer
+                # acknowledges the position now, not at the next heartbeat
+                self._emit(wire.noop(self.last_seq))
             self._flush()
             if self.handoff:
                 self.handoff = False

@@ -163,6 +163,23 @@ class Slave:
         self.db.commit()
         self._persist()
 
+    def applied_seq(self) -> int | None:
+        """The master position applied and committed, while a convergent link streams (not in a
+        copy); else None."""
+        if self.convergent and self.status == LinkState.SYNC and not self.last_key:
+            return self.last_seq
+        return None
+
+    def _peer_lines(self) -> str:
+        """A mirror link of a versioned node: what the peer acknowledged of this node's binlog
+        (docs/replication.md, "Acks on convergent links") and the tombstones held here."""
+        peer_lag = getattr(self.repl, "peer_lag", None)
+        if not self.cfg.mirror or self.db.binlog.versions is None or peer_lag is None:
+            return ""
+        acked, lag_seq, lag_ms = peer_lag(self.peer_id)
+        return (f"\n    peer_acked : {acked}\n    peer_lag   : {lag_seq}\n    peer_lag_ms: {lag_ms}"
+                f"\n    tombstones : {self.repl.tombstones_held()}")
+
     def info_block(self) -> bytes:
         return (
             f"slaveof {self.cfg.host}:{self.cfg.port}\n"
@@ -173,6 +190,7 @@ class Slave:
             f"    copy_count : {self.copy_count}\n"
             f"    sync_count : {self.sync_count}"
             + ("\n    mode       : convergent" if self.convergent else "")
+            + self._peer_lines()
             + (f"\n    last_error : {self.last_error}" if self.last_error and self.status != LinkState.SYNC else "")
         ).encode()
 
@@ -299,7 +317,7 @@ class Slave:
             sock.sendall(encode_ssdb(request))
         log.info("[%s] sync140 from seq %d key %r%s", cfg.id, self.last_seq, self.last_key,
                  " (convergent)" if self.convergent else " (aligned)" if self.aligned else "")
-        if self.aligned:
+        if self.aligned or self.convergent:
             self._ack_greenlet = gevent.spawn(self._ack_loop, sock)
         while True:
             try:
@@ -343,13 +361,20 @@ class Slave:
         return False
 
     def _ack(self, sock=None) -> None:
-        """Tell the master the position applied and committed (aligned links only)."""
+        """Tell the master the position applied and committed (aligned and convergent links);
+        a convergent ack also names this node's binlog end (replication/peers.py)."""
         sock = sock or self._sock
-        if not self.aligned or sock is None or self._copying or self.last_key:
+        if sock is None or self._copying or self.last_key:
             return
         seq = self.last_seq
+        if self.aligned:
+            pkt = [group.ACK, str(seq).encode()]
+        elif self.convergent and self.status == LinkState.SYNC:
+            pkt = [group.ACK, str(seq).encode(), str(self.db.binlog.max_seq).encode()]
+        else:
+            return
         try:
-            sock.sendall(encode_ssdb([group.ACK, str(seq).encode()]))
+            sock.sendall(encode_ssdb(pkt))
             self._acked = seq
         except OSError:
             pass
@@ -427,7 +452,7 @@ class Slave:
                 self._stage_position()
                 db.commit()
                 self._persist()
-                if self.aligned and self.last_seq != self._acked:
+                if (self.aligned or self.convergent) and self.last_seq != self._acked:
                     self._ack()
             if self.status == LinkState.SYNC:
                 self.down_since = None
