@@ -196,6 +196,11 @@ class Replication:
             pa = self.peer_acks[peer_id] = PeerAcks(peer_id)
         pa.ack(seq, theirs, time.monotonic())
 
+    def forget_peer(self, peer_id: int) -> None:
+        """A mirror link's peer was replaced by another node: stop waiting for the old one."""
+        if self.peer_acks.pop(peer_id, None) is not None:
+            log.info("peer node %d replaced at its address: its acks no longer count", peer_id)
+
     def peer_lag(self, peer_id: int | None) -> tuple[int, int, int]:
         """``(acked seq, records not acked, ms since the oldest of them was committed)`` of a
         convergent peer; ``(-1, max_seq, -1)`` before its first ack."""

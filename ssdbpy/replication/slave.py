@@ -390,7 +390,14 @@ class Slave:
     def _accepted(self, reply: list[bytes] | None) -> bool:
         """The master accepted the convergent offer (remembers its node id)."""
         if reply and len(reply) >= 3 and reply[0] == b"ok" and reply[1].isdigit() and reply[2] == converge.PROTO:
-            self.peer_id = int(reply[1])
+            peer_id = int(reply[1])
+            if self.peer_id is not None and self.peer_id != peer_id:
+                # another node now answers at this peer's address (its data directory was
+                # replaced): the old node's acks no longer hold tombstones back
+                forget = getattr(self.repl, "forget_peer", None)
+                if forget is not None:
+                    forget(self.peer_id)
+            self.peer_id = peer_id
             return True
         return False
 

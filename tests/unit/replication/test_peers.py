@@ -98,6 +98,8 @@ def test_gc_bound_waits_for_every_peer_and_for_what_each_sent_before_its_ack(tmp
         repl.slaves.pop()
         repl.peer_acked(9, 5, 1)  # a peer this node has no block for: its ack alone counts
         assert repl.gc_bound() == 5
+        repl.forget_peer(9)  # replaced (another node id answers at its address)
+        assert repl.gc_bound() == 100
     finally:
         repl.slaves = []
         repl.stop()
