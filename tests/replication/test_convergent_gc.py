@@ -140,6 +140,13 @@ def test_a_peer_that_is_down_keeps_tombstones_until_it_caught_up(server_factory)
     time.sleep(3.0)  # three collection intervals: every peer but C has acknowledged
     assert tombstones(a) == held and tombstones(b) == held
     with a.client() as ca:
+        top = max_seq(ca)
+        to_c = next(x for x in slave_links(ca) if x["id"] == "c")
+    # what C has not acknowledged: the records since it went down, the oldest 3 s old or more
+    assert to_c["status"] != "SYNC" and int(to_c["peer_acked"]) < top, to_c
+    assert int(to_c["peer_lag"]) == top - int(to_c["peer_acked"]), to_c
+    assert int(to_c["peer_lag_ms"]) >= 3000, to_c
+    with a.client() as ca:
         assert ca("get", names[0]) == [b"not_found"]
 
     c.start()
