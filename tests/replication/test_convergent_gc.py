@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.harness.proxy import FaultProxy
 from tests.harness.replication import converge, master_sessions, slave_links
 from tests.harness.server import wait_for
 from tests.replication.test_convergent import (SKEW_MS, Model, Writer, check_model, clock, mirror,
@@ -160,6 +161,44 @@ def test_a_peer_that_is_down_keeps_tombstones_until_it_caught_up(server_factory)
     assert snap["queue"] == {b"Q": [b"q3", b"q4"]}
     assert len(digests(nodes)) == 1
     print(f"tombstones: {held} held on A and B while C was down, 0 after C caught up")
+
+
+@pytest.mark.timeout(60)
+def test_a_write_still_in_flight_from_a_peer_that_acknowledged_does_not_bring_a_key_back(server_factory):
+    """B's write of k is on its way to A (A's link from B is held in a partition) when A
+    deletes k; B receives and acknowledges the delete at once.  A keeps the tombstone until
+    it has applied what B sent before that ack, so the older write, once delivered, loses."""
+    a = server_factory("a", start=False)
+    b = server_factory("b", start=False)
+    proxy = FaultProxy(b.port).start()  # A's link from B
+    try:
+        a.write_config([mirror(b, "b", proxy.port)])
+        b.write_config([mirror(a, "a")])
+        a.start()
+        b.start()
+        wait_convergent([a, b], links=1)
+        with a.client() as ca, b.client() as cb:
+            assert cb("set", "k", "v0")[0] == b"ok"
+            wait_for(lambda: ca("get", "k") == [b"ok", b"v0"], timeout=10, what="k on A")
+            proxy.blackhole()
+            assert cb("set", "k", "old")[0] == b"ok"  # sent to A, held in the partition
+            time.sleep(0.2)
+            assert ca("del", "k")[0] == b"ok"  # stamped after B's write: the delete wins
+            wait_for(lambda: cb("get", "k") == [b"not_found"], timeout=10, what="the delete on B")
+            wait_for(lambda: acked_by(a, b), timeout=10, interval=0.1, what="B to ack A's delete")
+            time.sleep(3.0)  # three collection intervals
+            held = tombstones(a)
+            assert held >= 1, held  # k's tombstone (and its TTL entry's) kept
+            proxy.resume()
+            snap = converge([a, b], timeout=20)
+            assert b"k" not in snap["kv"], snap["kv"]
+            wait_for(lambda: tombstones(a) == 0 and tombstones(b) == 0, timeout=20, interval=0.2,
+                     what="the tombstones collected once A applied B's stream")
+            assert ca("get", "k") == [b"not_found"] and cb("get", "k") == [b"not_found"]
+            assert len(digests([a, b])) == 1
+        print(f"tombstones: {held} held on A while B's older write was in flight, 0 after")
+    finally:
+        proxy.close()
 
 
 class MixedWriter(Writer):
