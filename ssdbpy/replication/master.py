@@ -421,12 +421,13 @@ def sync140(ctx, args):
 @command(converge.OFFER.decode(), 1, READ_INLINE)
 def ssdbpy_mirror(ctx, args):
     """``ssdbpy_mirror <node_id> <proto>``: a mirror slave offers a convergent link.  A node
-    that versions its writes answers ``ok <its node_id> <proto>``; any other answers what
-    SSDB answers an unknown command, so the slave keeps plain sync140."""
+    that versions its writes answers ``ok <its node_id> <proto> acks`` (``acks``: it reads the
+    slave's ``ssdbpy_ack`` packets); any other answers what SSDB answers an unknown command,
+    so the slave keeps plain sync140."""
     db = ctx.db
     if not db.versioned or len(args) < 3 or args[2] != converge.PROTO:
         raise errors.ClientError(errors.MSG_UNKNOWN_COMMAND + args[0])
-    return [b"ok", str(db.binlog.versions.node_id).encode(), converge.PROTO]
+    return [b"ok", str(db.binlog.versions.node_id).encode(), converge.PROTO, converge.ACKS]
 
 
 @command(group.OFFER.decode(), 1, READ_INLINE)

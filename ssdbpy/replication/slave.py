@@ -114,6 +114,8 @@ class Slave:
         self.peer_id: int | None = None
         #: the current session streams convergent records
         self.convergent = False
+        #: the master said it reads acks on convergent links (converge.ACKS)
+        self.peer_reads_acks = False
         #: why the link last went down (shown by info while it is not streaming)
         self.last_error = ""
         #: the current session is an aligned sync link (docs/replication.md, "Replication groups")
@@ -317,7 +319,7 @@ class Slave:
             sock.sendall(encode_ssdb(request))
         log.info("[%s] sync140 from seq %d key %r%s", cfg.id, self.last_seq, self.last_key,
                  " (convergent)" if self.convergent else " (aligned)" if self.aligned else "")
-        if self.aligned or self.convergent:
+        if self.aligned or (self.convergent and self.peer_reads_acks):
             self._ack_greenlet = gevent.spawn(self._ack_loop, sock)
         while True:
             try:
@@ -369,7 +371,7 @@ class Slave:
         seq = self.last_seq
         if self.aligned:
             pkt = [group.ACK, str(seq).encode()]
-        elif self.convergent and self.status == LinkState.SYNC:
+        elif self.convergent and self.peer_reads_acks and self.status == LinkState.SYNC:
             pkt = [group.ACK, str(seq).encode(), str(self.db.binlog.max_seq).encode()]
         else:
             return
@@ -398,6 +400,7 @@ class Slave:
                 if forget is not None:
                     forget(self.peer_id)
             self.peer_id = peer_id
+            self.peer_reads_acks = converge.ACKS in reply[3:]
             return True
         return False
 

@@ -104,3 +104,24 @@ def test_gc_bound_waits_for_every_peer_and_for_what_each_sent_before_its_ack(tmp
         repl.slaves = []
         repl.stop()
         db.close()
+
+
+def test_a_slave_acknowledges_only_to_a_master_that_said_it_reads_acks(tmp_path):
+    from ssdbpy.replication.manager import SlaveConfig
+    from ssdbpy.replication.slave import Slave
+
+    db = Database.open(str(tmp_path))
+    db.enable_versions()
+    repl = Replication(db)
+    try:
+        s = Slave(repl, SlaveConfig(id="b", host="127.0.0.1", port=1, type="mirror"))
+        assert s._accepted([b"ok", b"42", b"1"]) and s.peer_id == 42
+        assert not s.peer_reads_acks  # an older ssdbpy master: it would never read them
+        assert s._accepted([b"ok", b"42", b"1", b"acks"]) and s.peer_reads_acks
+        repl.peer_acked(42, 10, 5)
+        assert s._accepted([b"ok", b"43", b"1", b"acks"]) and s.peer_id == 43
+        assert 42 not in repl.peer_acks  # another node answers at the address: the old one's acks go
+        assert not s._accepted([b"client_error", b"Unknown Command: ssdbpy_mirror"])
+    finally:
+        repl.stop()
+        db.close()
