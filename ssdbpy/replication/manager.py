@@ -28,7 +28,7 @@ GC_INTERVAL = 1.0
 #: the next pass waits at least this many times as long as the last one took
 GC_BACKOFF = 4.0
 #: index entries looked at per slice of a pass (a commit, then the clients get a turn)
-GC_SLICE = 1000
+GC_SLICE = 500
 
 
 def SlaveConfig(id: str, host: str, port: int, type: str = "sync", auth: str | None = None,  # noqa: N802
