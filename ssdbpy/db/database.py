@@ -11,7 +11,8 @@ from typing import Iterator
 from ssdbpy.storage.binlog import Binlog
 from ssdbpy.storage.engine import Engine
 from ssdbpy.storage.hlc import wall_clock
-from ssdbpy.storage.versions import Versions, load_clock, load_node_id
+from ssdbpy.storage import qindex
+from ssdbpy.storage.versions import PREFIX, PREFIX_END, TOMBSTONE, ZERO, Versions, load_clock, load_node_id
 
 
 class Database:
@@ -97,8 +98,22 @@ class Database:
         """
         if self.binlog.versions is None:
             clock = load_clock(self.meta, wall_clock(offset_ms))
-            self.binlog.versions = Versions(self.engine, clock, load_node_id(self.meta), self.meta)
+            versions = Versions(self.engine, clock, load_node_id(self.meta), self.meta)
+            versions.binlog = self.binlog
+            self.binlog.versions = versions
+            versions.tombstones.build(self.meta, self.binlog.last_seq, self._tombstone_records)
         return self.binlog.versions
+
+    def _tombstone_records(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every plain tombstone record: items' (no counter state) and popped queue items'."""
+        size = len(ZERO.encode())
+        for k, v in self.engine.iterate(PREFIX, PREFIX_END):
+            if k[1:2] in (b"k", b"h", b"s") and len(v) == size and v[-1] == TOMBSTONE:
+                yield k, v
+            elif k[:2] == qindex.PREFIX:
+                d = qindex.decode_index_key(k)
+                if d is not None and not d[1]:
+                    yield k, v
 
     @contextmanager
     def stamped(self, stamp: int, origin: int) -> Iterator[None]:

@@ -68,6 +68,11 @@ class QueueVersions:
             eng.put(qi.reverse_key(k), iid)
             eng.put(qi.live_key(name, iid), qi.LIVE_V.pack(seq, 0, 0))
 
+    def _tomb(self, seq: int, key: bytes, rec: bytes) -> None:
+        """Stage a popped item's tombstone, indexed under binlog record ``seq`` (storage/tombstones.py)."""
+        self.engine.put(key, rec)
+        self.binlog.versions.tombstones.note(seq, key, rec)
+
     def _tick(self) -> tuple[int, int]:
         v = self.binlog.versions
         return v.clock.tick(), v.node_id
@@ -88,7 +93,7 @@ class QueueVersions:
             return
         eng.delete(qi.reverse_key(item_key))
         eng.delete(qi.live_key(name, iid))
-        eng.put(qi.tomb_key(name, iid), qi.TOMB_V.pack(*self._tick()))
+        self._tomb(self.binlog.last_seq, qi.tomb_key(name, iid), qi.TOMB_V.pack(*self._tick()))
         self._side(iid + name)
 
     def updated(self, name: bytes, item_key: bytes, seq: int) -> None:
@@ -126,7 +131,7 @@ class QueueVersions:
             return False
         live = eng.get(qi.live_key(name, iid))
         if tomb:
-            eng.put(qi.tomb_key(name, iid), qi.TOMB_V.pack(stamp, origin))
+            self._tomb(self.binlog.last_seq + 1, qi.tomb_key(name, iid), qi.TOMB_V.pack(stamp, origin))
             if live is None:
                 self._log(bl.NONE, keys.queue_prefix(name), iid + name)  # forwarded, nothing to do here
             else:

@@ -23,6 +23,9 @@ from ssdbpy.storage.versions import DEL_CMD, SET_CMD, VERSIONED_CMDS, ZERO, Vers
 #: the request that offers a convergent link, and its protocol version
 OFFER = b"ssdbpy_mirror"
 PROTO = b"1"
+#: a master that reads its convergent slaves' acks adds this word to its answer; a slave
+#: acknowledges only then (an older master never reads them: they would fill the socket)
+ACKS = b"acks"
 #: rank of an item that has neither a value nor a version (never written here)
 _NEVER = (-1, -1)
 

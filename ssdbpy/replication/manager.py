@@ -9,17 +9,27 @@ from __future__ import annotations
 import logging
 import time
 
+import gevent
 from gevent.event import Event
 
 from ssdbpy.commands.context import WriteGate
 from ssdbpy.config.settings import SlaveofSettings
 from ssdbpy.db.database import Database
+from ssdbpy.errors import WriteFailed
 from ssdbpy.replication import group
 from ssdbpy.replication.lag import CommitTimes
+from ssdbpy.replication.peers import PeerAcks
 from ssdbpy.replication.master import SyncSession
 from ssdbpy.replication.slave import Slave
 
 log = logging.getLogger("ssdbpy.repl")
+
+#: s between two tombstone collection passes (at least; see GC_BACKOFF)
+GC_INTERVAL = 1.0
+#: the next pass waits at least this many times as long as the last one took
+GC_BACKOFF = 4.0
+#: index entries looked at per slice of a pass (a commit, then the clients get a turn)
+GC_SLICE = 500
 
 
 def SlaveConfig(id: str, host: str, port: int, type: str = "sync", auth: str | None = None,  # noqa: N802
@@ -50,14 +60,21 @@ class Replication:
         #: called after the role changed (the server re-computes whether it refuses writes)
         self.on_role_change = lambda: None
         self._ack_waiters: list[Event] = []
-        #: when the binlog reached each position (a slave's lag in ms)
+        #: per convergent peer (node id): its acks of this node's binlog (docs/replication.md,
+        #: "Tombstone collection"); kept while the peer is away
+        self.peer_acks: dict[int, PeerAcks] = {}
+        #: when the binlog reached each position (a slave's or a peer's lag in ms)
         self.commit_times = CommitTimes(lambda: db.binlog.max_seq, self._lowest_lacking)
         db.binlog.listeners.append(self.commit_times.committed)
+        self._gc: gevent.Greenlet | None = None
+        self._gc_seen: tuple[int, int] | None = None  # (bound, max_seq) of the last pass
+        if db.versioned:
+            self._gc = gevent.spawn(self._collect_loop)
 
     def _lowest_lacking(self) -> int | None:
-        if not self.sessions:
-            return None
-        return min(s.position() for s in self.sessions) + 1
+        """The lowest position a connected slave, or a convergent peer (also while away), lacks."""
+        held = [s.position() for s in self.sessions] + [pa.acked_seq for pa in self.peer_acks.values()]
+        return max(min(held), 0) + 1 if held else None
 
     def _hold(self) -> int | None:
         if not self.sessions:
@@ -177,5 +194,100 @@ class Replication:
             self._ack_waiters.remove(ev)
 
     def stop(self) -> None:
+        if self._gc is not None:
+            self._gc.kill(block=False)
+            self._gc = None
         for s in self.slaves:
             s.stop()
+
+    # --- acks on convergent links, tombstone collection ---------------------------
+    def peer_acked(self, peer_id: int, seq: int, theirs: int) -> None:
+        """A convergent peer applied this node's binlog up to ``seq`` when its own ended at ``theirs``."""
+        pa = self.peer_acks.get(peer_id)
+        if pa is None:
+            pa = self.peer_acks[peer_id] = PeerAcks(peer_id)
+        pa.ack(seq, theirs, time.monotonic())
+
+    def forget_peer(self, peer_id: int) -> None:
+        """A mirror link's peer was replaced by another node: stop waiting for the old one."""
+        if self.peer_acks.pop(peer_id, None) is not None:
+            log.info("peer node %d replaced at its address: its acks no longer count", peer_id)
+
+    def peer_lag(self, peer_id: int | None) -> tuple[int, int, int]:
+        """``(acked seq, records not acked, ms since the oldest of them was committed)`` of a
+        convergent peer; ``(-1, max_seq, -1)`` before its first ack."""
+        max_seq = self.db.binlog.max_seq
+        pa = self.peer_acks.get(peer_id) if peer_id is not None else None
+        if pa is None:
+            return -1, max_seq, -1
+        acked = pa.acked_seq
+        return acked, max(max_seq - acked, 0), self.commit_times.age_ms(max(acked, 0))
+
+    def tombstones_held(self) -> int:
+        versions = self.db.binlog.versions
+        return versions.tombstones.held if versions is not None else 0
+
+    def gc_bound(self) -> int:
+        """The highest sequence of this node's binlog whose tombstones may go: every peer (each
+        mirror link's, and every convergent peer that acked here) acknowledged it, and this node
+        has applied what each peer sent before it did (peers.py); -1 while some peer is unknown
+        or has not acked."""
+        ids = set(self.peer_acks)
+        links = {}
+        for s in self.slaves:
+            if not s.cfg.mirror:
+                continue
+            if s.peer_id is None:
+                return -1  # not negotiated (yet), or not an ssdbpy peer: it may hold anything
+            links[s.peer_id] = s
+            ids.add(s.peer_id)
+        if not ids:
+            return -1
+        bound = None
+        for pid in ids:
+            pa = self.peer_acks.get(pid)
+            if pa is None:
+                return -1
+            link = links.get(pid)
+            # a peer this node does not pull from sends it nothing: its acks are stable at once
+            applied = link.applied_seq() if link is not None else 1 << 64
+            stable = pa.settle(applied)
+            bound = stable if bound is None else min(bound, stable)
+        return -1 if bound is None else bound
+
+    def collect(self) -> int:
+        """One collection pass over the tombstone index, in slices; the tombstones deleted."""
+        versions = self.db.binlog.versions
+        if versions is None:
+            return 0
+        ts = versions.tombstones
+        upto = self.gc_bound()
+        seen = (upto, self.db.binlog.max_seq)
+        if seen == self._gc_seen:
+            return 0  # nothing written and nothing newly acknowledged since the last pass
+        before = ts.collected
+        engine = self.db.engine
+        while True:
+            while engine.dirty:  # a connection is between staging and committing: let it finish
+                gevent.sleep(0.001)
+            if not ts.step(upto, GC_SLICE):
+                break
+            gevent.sleep(0)
+        self._gc_seen = seen
+        n = ts.collected - before
+        if n:
+            log.info("collected %d tombstones (every peer acknowledged seq %d); %d held", n, upto, ts.held)
+        return n
+
+    def _collect_loop(self) -> None:
+        wait = GC_INTERVAL
+        while True:
+            gevent.sleep(wait)
+            t0 = time.monotonic()
+            try:
+                self.collect()
+            except WriteFailed:
+                pass  # LevelDB takes no writes now (the engine logs the episode once)
+            except Exception:
+                log.exception("tombstone collection failed")
+            wait = max(GC_INTERVAL, GC_BACKOFF * (time.monotonic() - t0))

@@ -81,6 +81,7 @@ class SyncSession:
         #: the records up to this one are handed to the socket (or skipped): :meth:`position`
         self.sent_seq = 0
         self._skipped = 0
+        self._told = 0  # the position when the last packet was emitted
         self._out: list[bytes] = []
         self._out_size = 0
         self._rate_t0 = time.monotonic()
@@ -103,6 +104,9 @@ class SyncSession:
             text += (f"\n    slave_id : {self.slave_id}\n    listen   : {self.peer[0]}:{self.listen_port}\n"
                      f"    acked_seq: {self.acked_seq}\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}\n"
                      f"    ack_ms   : {ack_ms}")
+        elif self.peer_id is not None and hasattr(self.repl, "peer_lag"):
+            acked, lag_seq, lag_ms = self.repl.peer_lag(self.peer_id)
+            text += f"\n    acked_seq: {acked}\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}"
         else:
             text += f"\n    lag_seq  : {lag_seq}\n    lag_ms   : {lag_ms}"
         return text.encode()
@@ -112,6 +116,9 @@ class SyncSession:
         acknowledge) the last record handed to the socket after the copy."""
         if self.acks:
             return max(self.acked_seq, 0)
+        if self.peer_id is not None:
+            pa = getattr(self.repl, "peer_acks", {}).get(self.peer_id)
+            return max(pa.acked_seq, 0) if pa is not None else 0
         return self.sent_seq if not self.last_key and self.status == LinkState.SYNC else 0
 
     def lag(self) -> tuple[int, int]:
@@ -122,7 +129,8 @@ class SyncSession:
         return lag_seq, (times.age_ms(pos) if times is not None and lag_seq else 0)
 
     def _read_acks(self) -> None:
-        """Read the slave's ``ssdbpy_ack <seq>`` packets (aligned and identified links); EOF ends the session."""
+        """Read the slave's ``ssdbpy_ack <seq>`` packets (aligned and identified links), ``ssdbpy_ack
+        <seq> <its max_seq>`` (convergent links); EOF ends the session."""
         reader = PacketReader()
         try:
             while True:
@@ -142,6 +150,12 @@ class SyncSession:
                     elif len(pkt) >= 2 and pkt[0] == group.ACK and pkt[1].isdigit():
                         self.acked_seq = int(pkt[1])
                         self.ack_time = time.monotonic()
+                        if self.peer_id is not None:
+                            # a convergent peer: its binlog end too (replication/peers.py)
+                            noted = getattr(self.repl, "peer_acked", None)
+                            if noted is not None and len(pkt) >= 3 and pkt[2].isdigit():
+                                noted(self.peer_id, self.acked_seq, int(pkt[2]))
+                            continue
                         notify = getattr(self.repl, "acked", None)
                         if notify is not None:
                             notify()
@@ -165,6 +179,7 @@ class SyncSession:
 
     # --- output -----------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
+        self._told = self.last_seq
         self._out.append(data)
         self._out_size += len(data)
         if self._out_size >= SEND_BUFFER:
@@ -208,7 +223,7 @@ class SyncSession:
     def run(self) -> None:
         self.repl.sessions.append(self)
         self.db.binlog.listeners.append(self.wake.set)
-        reader = gevent.spawn(self._read_acks) if self.acks else None
+        reader = gevent.spawn(self._read_acks) if self.acks or self.peer_id is not None else None
         log.info("%s slave %s:%d connected%s: sync140 from seq %d key %r%s", "mirror" if self.mirror else "sync",
                  self.peer[0], self.peer[1], f" (slave id {self.slave_id}, listening on {self.listen_port}"
                  + (", aligned)" if self.aligned else ")") if self.acks else "", self.last_seq, self.last_key,
@@ -261,6 +276,10 @@ class SyncSession:
             self.wake.clear()
             if self._stream():
                 continue
+            if self.peer_id is not None and self.status == LinkState.SYNC and self._told < self.last_seq:
+                # the last records were not sent (the peer's own writes): a convergent peer
+                # acknowledges the position now, not at the next heartbeat
+                self._emit(wire.noop(self.last_seq))
             self._flush()
             if self.handoff:
                 self.handoff = False
@@ -449,12 +468,13 @@ def sync140(ctx, args):
 @command(converge.OFFER.decode(), 1, READ_INLINE)
 def ssdbpy_mirror(ctx, args):
     """``ssdbpy_mirror <node_id> <proto>``: a mirror slave offers a convergent link.  A node
-    that versions its writes answers ``ok <its node_id> <proto>``; any other answers what
-    SSDB answers an unknown command, so the slave keeps plain sync140."""
+    that versions its writes answers ``ok <its node_id> <proto> acks`` (``acks``: it reads the
+    slave's ``ssdbpy_ack`` packets); any other answers what SSDB answers an unknown command,
+    so the slave keeps plain sync140."""
     db = ctx.db
     if not db.versioned or len(args) < 3 or args[2] != converge.PROTO:
         raise errors.ClientError(errors.MSG_UNKNOWN_COMMAND + args[0])
-    return [b"ok", str(db.binlog.versions.node_id).encode(), converge.PROTO]
+    return [b"ok", str(db.binlog.versions.node_id).encode(), converge.PROTO, converge.ACKS]
 
 
 @command(group.OFFER.decode(), 1, READ_INLINE)

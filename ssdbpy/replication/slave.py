@@ -114,6 +114,8 @@ class Slave:
         self.peer_id: int | None = None
         #: the current session streams convergent records
         self.convergent = False
+        #: the master said it reads acks on convergent links (converge.ACKS)
+        self.peer_reads_acks = False
         #: why the link last went down (shown by info while it is not streaming)
         self.last_error = ""
         #: the current session is an aligned sync link (docs/replication.md, "Replication groups")
@@ -165,6 +167,23 @@ class Slave:
         self.db.commit()
         self._persist()
 
+    def applied_seq(self) -> int | None:
+        """The master position applied and committed, while a convergent link streams (not in a
+        copy); else None."""
+        if self.convergent and self.status == LinkState.SYNC and not self.last_key:
+            return self.last_seq
+        return None
+
+    def _peer_lines(self) -> str:
+        """A mirror link of a versioned node: what the peer acknowledged of this node's binlog
+        (docs/replication.md, "Acks on convergent links") and the tombstones held here."""
+        peer_lag = getattr(self.repl, "peer_lag", None)
+        if not self.cfg.mirror or self.db.binlog.versions is None or peer_lag is None:
+            return ""
+        acked, lag_seq, lag_ms = peer_lag(self.peer_id)
+        return (f"\n    peer_acked : {acked}\n    peer_lag   : {lag_seq}\n    peer_lag_ms: {lag_ms}"
+                f"\n    tombstones : {self.repl.tombstones_held()}")
+
     def info_block(self) -> bytes:
         return (
             f"slaveof {self.cfg.host}:{self.cfg.port}\n"
@@ -175,6 +194,7 @@ class Slave:
             f"    copy_count : {self.copy_count}\n"
             f"    sync_count : {self.sync_count}"
             + ("\n    mode       : convergent" if self.convergent else "")
+            + self._peer_lines()
             + (f"\n    last_error : {self.last_error}" if self.last_error and self.status != LinkState.SYNC else "")
         ).encode()
 
@@ -308,7 +328,7 @@ class Slave:
         log.info("[%s] sync140 from seq %d key %r%s", cfg.id, self.last_seq, self.last_key,
                  " (convergent)" if self.convergent else " (aligned)" if self.aligned
                  else " (identified)" if self.acks else "")
-        if self.acks:
+        if self.acks or (self.convergent and self.peer_reads_acks):
             self._ack_greenlet = gevent.spawn(self._ack_loop, sock)
         while True:
             try:
@@ -353,13 +373,20 @@ class Slave:
         return None
 
     def _ack(self, sock=None) -> None:
-        """Tell the master the position applied and committed (aligned and identified links)."""
+        """Tell the master the position applied and committed (aligned, identified and convergent
+        links); a convergent ack also names this node's binlog end (replication/peers.py)."""
         sock = sock or self._sock
-        if not self.acks or sock is None or self._copying or self.last_key:
+        if sock is None or self._copying or self.last_key:
             return
         seq = self.last_seq
+        if self.acks:
+            pkt = [group.ACK, str(seq).encode()]
+        elif self.convergent and self.peer_reads_acks and self.status == LinkState.SYNC:
+            pkt = [group.ACK, str(seq).encode(), str(self.db.binlog.max_seq).encode()]
+        else:
+            return
         try:
-            sock.sendall(encode_ssdb([group.ACK, str(seq).encode()]))
+            sock.sendall(encode_ssdb(pkt))
             self._acked = seq
         except OSError:
             pass
@@ -375,7 +402,15 @@ class Slave:
     def _accepted(self, reply: list[bytes] | None) -> bool:
         """The master accepted the convergent offer (remembers its node id)."""
         if reply and len(reply) >= 3 and reply[0] == b"ok" and reply[1].isdigit() and reply[2] == converge.PROTO:
-            self.peer_id = int(reply[1])
+            peer_id = int(reply[1])
+            if self.peer_id is not None and self.peer_id != peer_id:
+                # another node now answers at this peer's address (its data directory was
+                # replaced): the old node's acks no longer hold tombstones back
+                forget = getattr(self.repl, "forget_peer", None)
+                if forget is not None:
+                    forget(self.peer_id)
+            self.peer_id = peer_id
+            self.peer_reads_acks = converge.ACKS in reply[3:]
             return True
         return False
 
@@ -437,7 +472,7 @@ class Slave:
                 self._stage_position()
                 db.commit()
                 self._persist()
-                if self.acks and self.last_seq != self._acked:
+                if (self.acks or self.convergent) and self.last_seq != self._acked:
                     self._ack()
             if self.status == LinkState.SYNC:
                 self.down_since = None

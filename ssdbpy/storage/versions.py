@@ -20,6 +20,7 @@ from ssdbpy.storage import binlog as bl
 from ssdbpy.storage.crdt import Counter, bump, normalize
 from ssdbpy.storage.engine import Engine
 from ssdbpy.storage.hlc import HLC
+from ssdbpy.storage.tombstones import Tombstones
 
 PREFIX = b"\x03"
 PREFIX_END = b"\x04"
@@ -152,6 +153,17 @@ class Versions:
         self.pending_incr: int | None = None
         self._value_before: bytes | None = None
         self.tombstones_written = 0
+        #: the tombstone index (storage/tombstones.py) and the binlog whose records make them
+        self.tombstones = Tombstones(engine)
+        self.binlog = None
+
+    def _tomb(self, vk: bytes, rec: bytes) -> None:
+        """Stage plain tombstone ``rec`` at ``vk`` with its index entry (the binlog record that
+        makes it is staged next: ``Binlog.add`` stamps before it numbers)."""
+        self.engine.put(vk, rec)
+        b = self.binlog
+        self.tombstones.note(0 if b is None else b.last_seq + 1, vk, rec)
+        self.tombstones_written += 1
 
     def stamp(self, cmd: int, data_key: bytes) -> None:
         """Stage the version record of a write of ``data_key`` (its value already staged).
@@ -169,9 +181,10 @@ class Versions:
         if (self.override is None and self.next_record is None and self.pending_incr is None
                 and (not self.counters or (ck is not None and vk not in ck))):
             # the common case, a local plain write of an item without counter state
-            self.engine.put(vk, _V.pack(self.clock.tick(), self.node_id, TOMBSTONE if tomb else 0))
             if tomb:
-                self.tombstones_written += 1
+                self._tomb(vk, _V.pack(self.clock.tick(), self.node_id, TOMBSTONE))
+            else:
+                self.engine.put(vk, _V.pack(self.clock.tick(), self.node_id, 0))
             return
         rec = self.next_record
         if rec is not None:
@@ -182,22 +195,29 @@ class Versions:
             return
         o = self.override
         if o is not None:
-            self.engine.put(vk, _V.pack(o[0], o[1], TOMBSTONE if tomb else 0))
+            if tomb:
+                self._tomb(vk, _V.pack(o[0], o[1], TOMBSTONE))
+            else:
+                self.engine.put(vk, _V.pack(o[0], o[1], 0))
             return
         stamp = self.clock.tick()
         incr = self.pending_incr
         if incr is None and (not self.counters or (ck is not None and vk not in ck)):
-            self.engine.put(vk, _V.pack(stamp, self.node_id, TOMBSTONE if tomb else 0))
             if tomb:
-                self.tombstones_written += 1
+                self._tomb(vk, _V.pack(stamp, self.node_id, TOMBSTONE))
+            else:
+                self.engine.put(vk, _V.pack(stamp, self.node_id, 0))
             return
         self.pending_incr = None
         old_raw = self.engine.get(vk)
+        if incr is None and (old_raw is None or len(old_raw) == _V.size):
+            if tomb:
+                self._tomb(vk, _V.pack(stamp, self.node_id, TOMBSTONE))
+            else:
+                self.engine.put(vk, _V.pack(stamp, self.node_id, 0))
+            return
         if tomb:
             self.tombstones_written += 1
-        if incr is None and (old_raw is None or len(old_raw) == _V.size):
-            self.engine.put(vk, _V.pack(stamp, self.node_id, TOMBSTONE if tomb else 0))
-            return
         if incr is not None and old_raw is not None and len(old_raw) > _V.size:
             # a counter record: try the in-place raise before decoding the whole state
             s0, o0, f0 = _V.unpack_from(old_raw)
