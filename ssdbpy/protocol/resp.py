@@ -161,7 +161,10 @@ def parse_canonical(src: bytes | bytearray, start: int) -> tuple[list[list[bytes
             m = big.search(src, m.end())
         if end <= start:
             return [], start
-    reader = _spare_readers.pop() if _spare_readers else _HiredisReader()
+    try:
+        reader = _spare_readers.pop()
+    except IndexError:  # (threads may share the spare)
+        reader = _HiredisReader()
     reader.feed(src, start, end - start)
     reqs: list[list[bytes]] = []
     drained = False  # hiredis returned every reply and then found no more bytes
