@@ -291,3 +291,39 @@ def test_long_digit_strings_saturate():
     buf = ReceiveBuffer()
     buf.feed(b"*" + b"0" * 5000 + b"1\r\n$1\r\na\r\n")
     assert RESPParser().parse(buf) == [b"a"]
+
+
+@pytest.mark.parametrize("first", [
+    b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n",  # a request cut short: hiredis holds half an array
+    b"*2\r\n$3\r\nget\r\n$1\r\na\r\n*1\r\n$3\r\nge",  # complete, then cut short inside a bulk
+    b"*1\r\n$3\r\nget\r\n+OK\r\n*1\r\n$4\r\nping\r\n",  # a status line after a request
+    b"*2\r\n$3\r\nget\r\n:1\r\n",  # an integer element
+    b"*1\r\n$3\r\nget\r\n$x\r\n",  # a framing error
+    b"*0\r\n*1\r\n$4\r\nping\r\n",
+    b"*1\r\n$4\r\nping\r\n",  # complete: the reader is kept for the next call
+])
+def test_each_call_reads_as_a_fresh_reader_would(first):
+    """What one call leaves in hiredis' reader never reaches the next call."""
+    from ssdbpy.protocol import resp
+
+    second = encode_request([b"get", b"key"]) + encode_request([b"set", b"k", b"v"])
+
+    def fresh(src):
+        resp._spare_readers.clear()
+        return resp.parse_canonical(src, 0)
+
+    expected = [fresh(first), fresh(second), fresh(second[:9])]
+    resp._spare_readers.clear()
+    got = [resp.parse_canonical(first, 0), resp.parse_canonical(second, 0), resp.parse_canonical(second[:9], 0)]
+    assert got == expected
+    assert expected[1] == ([[b"get", b"key"], [b"set", b"k", b"v"]], len(second))
+    assert len(resp._spare_readers) <= 1
+
+
+def test_the_guard_reads_only_the_bytes_after_start():
+    from ssdbpy.protocol.resp import parse_canonical
+
+    get = encode_request([b"get", b"a"])
+    # a big header before ``start`` is not this call's business; one after it is
+    assert parse_canonical(b"*2000000000\r\n" + get, 13) == ([[b"get", b"a"]], 13 + len(get))
+    assert parse_canonical(b"xx" + get + b"~2000000000\r\n", 2) == ([[b"get", b"a"]], 2 + len(get))
