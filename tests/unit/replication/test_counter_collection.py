@@ -22,7 +22,8 @@ from ssdbpy.db.database import Database
 from ssdbpy.protocol.ssdb import PacketReader
 from ssdbpy.replication import converge, wire
 from ssdbpy.storage import binlog as bl
-from ssdbpy.storage import keys
+from ssdbpy.storage import crdt, keys
+from ssdbpy.storage.crdt import Counter
 from ssdbpy.storage.tombstones import GC, GC_END
 from ssdbpy.storage.versions import MARKER, PREFIX, Version
 
@@ -338,8 +339,8 @@ def test_a_deleted_counter_state_is_indexed_and_held_until_its_own_total_restart
     entries = [k for k in db.engine.iterate(GC, GC_END, keys_only=True)]
     assert [k[len(GC) + 8:] for k in entries] == [PREFIX + net.key]
     # as an older version wrote it: this node's total not restarted
-    old = Version(v.stamp, v.origin, True, v.counter.__class__(None, {me: (5, 1), other: (7, 2)},
-                                                               {me: (5, 1), other: (7, 2)}))
+    entries_before = {me: (5, 1), other: (7, 2)}
+    old = Version(v.stamp, v.origin, True, Counter(None, dict(entries_before), dict(entries_before)))
     db.engine.put(PREFIX + net.key, old.encode())
     db.engine.put(entries[0], old.encode())
     db.commit()
@@ -349,3 +350,35 @@ def test_a_deleted_counter_state_is_indexed_and_held_until_its_own_total_restart
     assert ts.collected == 0 and ts.held == 1
     assert db.engine.get(PREFIX + net.key) == old.encode()
     net.close()
+
+
+def test_a_restart_counts_nothing_and_replaces_the_origins_old_entries():
+    """The state rules behind collection (storage/crdt.py, "Epochs")."""
+    base = (100, 1)
+    old = Counter(None, {1: (5, 50), 2: (7, 60)}, {1: (5, 50), 2: (7, 60)})  # deleted at 100
+    assert crdt.value(base, old) is None
+    restarted = Counter(None, dict(old.totals), dict(old.observed))
+    assert crdt.restart(restarted, 2, 120) and not crdt.restart(restarted, 2, 121)
+    assert crdt.restarted(restarted, 2) and not crdt.restarted(old, 2) and crdt.restarted(old, 3)
+    assert crdt.value(base, restarted) is None  # after the base, but counts nothing
+    for a, b in ((old, restarted), (restarted, old)):
+        v, c = crdt.join(base, a, base, b)
+        assert c.totals[2] == c.observed[2] == (0, 120) and crdt.value(v, c) is None
+    # origin 2 increments by 4 after its restart: its state carries the restart's observed part
+    later = Counter(None, {1: (5, 50), 2: (4, 130)}, dict(restarted.observed))
+    for a, b in ((old, later), (later, old)):
+        v, c = crdt.join(base, a, base, b)
+        assert crdt.value(v, c) == b"4"
+    # a newer base that saw only the old entries: observed parts merge across bases
+    newer = Counter(b"10", dict(old.totals), dict(old.totals))
+    for a, va, b, vb in ((newer, (110, 3), later, base), (later, base, newer, (110, 3))):
+        v, c = crdt.join(va, a, vb, b)
+        assert v == (110, 3) and crdt.value(v, c) == b"14"
+    # origin 2 forgot the item and increments from an empty state: a node holding its restart
+    # counts 4; one still holding the old entries would not (so collection waits for the restart
+    # to reach every peer)
+    fresh = Counter(None, {2: (4, 130)}, {})
+    v, c = crdt.join((0, 0), fresh, base, restarted)
+    assert crdt.value(v, c) == b"4"
+    v, c = crdt.join((0, 0), fresh, base, old)
+    assert crdt.value(v, c) == b"-3"
