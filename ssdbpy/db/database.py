@@ -12,7 +12,11 @@ from ssdbpy.storage.binlog import Binlog
 from ssdbpy.storage.engine import Engine
 from ssdbpy.storage.hlc import wall_clock
 from ssdbpy.storage import qindex
+from ssdbpy.storage.tombstones import COUNTERS_INDEXED_KEY
 from ssdbpy.storage.versions import PREFIX, PREFIX_END, TOMBSTONE, ZERO, Versions, load_clock, load_node_id
+
+#: length of a version record's head (stamp, origin, flags); a counter state follows it
+COUNTER_HEAD = len(ZERO.encode())
 
 
 class Database:
@@ -102,6 +106,8 @@ class Database:
             versions.binlog = self.binlog
             self.binlog.versions = versions
             versions.tombstones.build(self.meta, self.binlog.last_seq, self._tombstone_records)
+            versions.tombstones.build(self.meta, self.binlog.last_seq, self._deleted_counter_records,
+                                      COUNTERS_INDEXED_KEY)
         return self.binlog.versions
 
     def _tombstone_records(self) -> Iterator[tuple[bytes, bytes]]:
@@ -114,6 +120,14 @@ class Database:
                 d = qindex.decode_index_key(k)
                 if d is not None and not d[1]:
                     yield k, v
+
+    def _deleted_counter_records(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every deleted counter's record (a counter marker's item whose data key is absent)."""
+        for vk in sorted(self.binlog.versions.counter_keys or ()):
+            rec = self.engine.get(vk)
+            if (rec is not None and len(rec) > COUNTER_HEAD and rec[COUNTER_HEAD - 1] & TOMBSTONE
+                    and self.engine.get(vk[len(PREFIX):]) is None):
+                yield vk, rec
 
     @contextmanager
     def stamped(self, stamp: int, origin: int) -> Iterator[None]:

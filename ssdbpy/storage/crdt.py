@@ -20,8 +20,23 @@ value is then the same everywhere, but may include increments stamped just
 before the set.
 
 ``join`` is commutative, associative and idempotent (base: highest version;
-totals and observed: per origin, the entry with the highest stamp), so any
-order of delivery with any duplicates gives the same state.
+totals and observed: per origin, the entry with the highest stamp, observed
+entries from every side -- a part some base write saw was stamped before it,
+so before the highest base too), so any order of delivery with any duplicates
+gives the same state.
+
+**Epochs** (so that a deleted counter's state can be collected, docs/replication.md,
+"Tombstone collection"): when a node writes the state of a deleted item (the
+value is absent, so every total is stamped before the base and fully observed),
+it restarts its own total at zero, ``totals[me] = observed[me] = (0, new stamp)``
+(``restart``).  The new stamp is above every earlier one of that origin, so the
+restart replaces its old entries in every join; the entry is equal to its
+observed part, so it counts nothing and does not make the item present
+(``value`` skips entries equal to their observed part: no base write ever
+stamped after an entry it saw can produce one).  Later increments of that origin
+are sums from zero, and every state that carries them carries the restart's
+observed entry too.  Once every peer holds the restart, the origin may forget
+the item: its next increment, from an empty state, starts from zero as well.
 """
 
 from __future__ import annotations
@@ -115,21 +130,41 @@ def join(a_version: tuple[int, int], a: Counter, b_version: tuple[int, int], b: 
          ) -> tuple[tuple[int, int], Counter]:
     """The merged state: (base version, counter)."""
     if a_version > b_version:
-        version, base, observed = a_version, a.base, dict(a.observed)
+        version, base = a_version, a.base
     elif b_version > a_version:
-        version, base, observed = b_version, b.base, dict(b.observed)
+        version, base = b_version, b.base
     else:
-        version, base, observed = a_version, a.base, merge_entries(a.observed, b.observed)
+        version, base = a_version, a.base
         if b.base is not None and (a.base is None or b.base > a.base):
             base = b.base  # only for never-stamped bases (version (0, 0)); else they are equal
-    c = Counter(base, merge_entries(a.totals, b.totals), observed)
+    c = Counter(base, merge_entries(a.totals, b.totals), merge_entries(a.observed, b.observed))
     normalize(version, c)
     return version, c
 
 
+def restart(c: Counter, origin: int, stamp: int) -> bool:
+    """Restart ``origin``'s total at zero under ``stamp`` (above every stamp it issued) in the
+    state of a deleted item (every total observed); False when it is zero already."""
+    entry = c.totals.get(origin)
+    if entry is None or (entry[0] == 0 and c.observed.get(origin) == entry):
+        return False
+    c.totals[origin] = c.observed[origin] = (0, stamp)
+    return True
+
+
+def restarted(c: Counter, origin: int) -> bool:
+    """``origin`` holds no total to carry over (none, or a restart): a node that forgets the
+    item's state and then increments it from zero computes what the state would."""
+    entry = c.totals.get(origin)
+    return entry is None or (entry[0] == 0 and c.observed.get(origin) == entry)
+
+
 def value(base: tuple[int, int], c: Counter) -> bytes | None:
-    """The item's value (None: absent); ``base`` is the base write's version."""
-    counted = [s - c.observed.get(o, (0, 0))[0] for o, (s, t) in c.totals.items() if (t, o) > base]
+    """The item's value (None: absent); ``base`` is the base write's version.  An entry equal
+    to its observed part counts nothing (a restart, see above)."""
+    obs = c.observed
+    counted = [s - obs.get(o, (0, 0))[0] for o, (s, t) in c.totals.items()
+               if (t, o) > base and obs.get(o) != (s, t)]
     if not counted:
         return c.base
     if c.base is None:

@@ -13,8 +13,10 @@ written again, or deleted again later, which has an entry of its own) is dropped
 tombstone at or below the bound the caller gives (the position every peer acknowledged,
 replication/manager.py) is deleted with its entry; the rest are held and counted.
 
-Tombstones with counter state (a deleted item that was incremented) are not indexed: their
-per-origin totals still order later increments, so they are kept.
+A deleted item that was incremented (its record holds counter state, storage/crdt.py) is
+indexed the same way each time its deleted state is written; it is collected only when the
+caller's ``collectable`` says so (this node's total in it restarted at zero), and ``forget``
+stages what goes with it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ GC = b"\x03G"
 GC_END = b"\x03H"
 #: meta flag: every tombstone has an index entry (set once the index was built from the records)
 INDEXED_KEY = b"ssdbpy.tombstones.indexed"
+#: meta flag: every deleted counter's record has an index entry (indexed at write since then)
+COUNTERS_INDEXED_KEY = b"ssdbpy.tombstones.counters_indexed"
 _BE = struct.Struct(">Q")
 _HEAD = len(GC) + 8
 
@@ -44,8 +48,12 @@ def decode_entry(k: bytes) -> tuple[int, bytes]:
 class Tombstones:
     """The index (``note``), the count of tombstones held and the collection pass (``step``)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, collectable: Callable[[bytes, bytes], bool] | None = None,
+                 forget: Callable[[bytes, bytes], None] | None = None) -> None:
         self.engine = engine
+        #: ``(key, record) -> may it go`` (default: yes) and what else to stage when it goes
+        self._collectable = collectable
+        self._forget = forget
         #: tombstones found held by the last complete pass
         self._held = 0
         #: index entries written since the last complete pass began to be counted
@@ -65,10 +73,11 @@ class Tombstones:
         """Tombstones held: as the last complete pass counted them, plus those written since."""
         return self._held + self._added
 
-    def build(self, meta: Engine, seq: int, records: Callable[[], object]) -> int:
+    def build(self, meta: Engine, seq: int, records: Callable[[], object], flag: bytes = INDEXED_KEY) -> int:
         """Index the tombstones ``records()`` yields (``(key, record)``) under ``seq``, once per
-        database (a node that versioned its writes before the index existed); the count."""
-        if meta.get(INDEXED_KEY) is not None:
+        database and meta ``flag`` (a node that versioned its writes before the index, or the
+        index of deleted counters, existed); the count."""
+        if meta.get(flag) is not None:
             return 0
         n = 0
         for key, rec in records():  # type: ignore[attr-defined]
@@ -77,7 +86,7 @@ class Tombstones:
             if n % 10000 == 0:
                 self.engine.commit()
         self.engine.commit()
-        meta.put(INDEXED_KEY, b"1")
+        meta.put(flag, b"1")
         meta.commit()
         self._added += n
         return n
@@ -97,9 +106,11 @@ class Tombstones:
             key = k[_HEAD:]
             if eng.get(key) != v:
                 eng.delete(k)  # written again since: not a tombstone, or indexed under a later seq
-            elif seq <= upto:
+            elif seq <= upto and (self._collectable is None or self._collectable(key, v)):
                 eng.delete(key)
                 eng.delete(k)
+                if self._forget is not None:
+                    self._forget(key, v)
                 self.collected += 1
             else:
                 self._pass_held += 1

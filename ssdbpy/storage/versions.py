@@ -17,7 +17,7 @@ import struct
 from typing import NamedTuple
 
 from ssdbpy.storage import binlog as bl
-from ssdbpy.storage.crdt import Counter, bump, normalize
+from ssdbpy.storage.crdt import Counter, bump, normalize, restart, restarted
 from ssdbpy.storage.engine import Engine
 from ssdbpy.storage.hlc import HLC
 from ssdbpy.storage.tombstones import Tombstones
@@ -154,7 +154,7 @@ class Versions:
         self._value_before: bytes | None = None
         self.tombstones_written = 0
         #: the tombstone index (storage/tombstones.py) and the binlog whose records make them
-        self.tombstones = Tombstones(engine)
+        self.tombstones = Tombstones(engine, self._collectable, self._forget)
         self.binlog = None
 
     def _tomb(self, vk: bytes, rec: bytes) -> None:
@@ -191,6 +191,14 @@ class Versions:
             self.next_record = None
             if rec[_V.size - 1] & COUNTER:
                 self._note_counters(vk)
+                if tomb:  # a merged state that deletes the item: restart this node's total
+                    v = Version.decode(rec)
+                    assert v.counter is not None
+                    if not restarted(v.counter, self.node_id):
+                        restart(v.counter, self.node_id, self.clock.tick())
+                        rec = v.encode()
+                    self._tomb(vk, rec)
+                    return
             self.engine.put(vk, rec)
             return
         o = self.override
@@ -216,8 +224,6 @@ class Versions:
             else:
                 self.engine.put(vk, _V.pack(stamp, self.node_id, 0))
             return
-        if tomb:
-            self.tombstones_written += 1
         if incr is not None and old_raw is not None and len(old_raw) > _V.size:
             # a counter record: try the in-place raise before decoding the whole state
             s0, o0, f0 = _V.unpack_from(old_raw)
@@ -233,7 +239,12 @@ class Versions:
             c = old.counter
             assert c is not None
             new = Counter(None if tomb else self.engine.get(data_key), dict(c.totals), dict(c.totals))
-            self.engine.put(vk, Version(stamp, self.node_id, tomb, new).encode())
+            if tomb:  # every total is observed: this node's total restarts at zero (crdt.py, "Epochs")
+                if not restarted(new, self.node_id):
+                    restart(new, self.node_id, self.clock.tick())
+                self._tomb(vk, Version(stamp, self.node_id, tomb, new).encode())
+            else:
+                self.engine.put(vk, Version(stamp, self.node_id, tomb, new).encode())
             return
         # an increment: the base stays, this node's total grows (the value was written by
         # the caller as the old value + incr, which is what the state now computes)
@@ -244,6 +255,23 @@ class Versions:
         total = c.totals.get(self.node_id, (0, 0))[0]
         c.totals[self.node_id] = (total + incr, stamp)
         self.engine.put(vk, Version(old.stamp, old.origin, old.tomb, c).encode())
+
+    def _collectable(self, key: bytes, rec: bytes) -> bool:
+        """Tombstone ``key`` (record ``rec``) may go once every peer holds it: a plain one, or a
+        deleted counter in which this node's total restarted (crdt.py, "Epochs"), so that an
+        increment here from an empty state counts what the record would have counted."""
+        if len(rec) <= _V.size or not rec[_V.size - 1] & COUNTER or key[1:2] not in (b"k", b"h", b"s"):
+            return True
+        c = Version.decode(rec).counter
+        return c is not None and restarted(c, self.node_id)
+
+    def _forget(self, key: bytes, rec: bytes) -> None:
+        """Stage what goes with collected tombstone ``key`` beside its record: a counter's marker."""
+        if len(rec) > _V.size and rec[_V.size - 1] & COUNTER and key[1:2] in (b"k", b"h", b"s"):
+            self.engine.delete(MARKER + key[len(PREFIX):])
+            ck = self.counter_keys
+            if ck is not None:
+                ck.discard(key)
 
     def _note_counters(self, vk: bytes) -> None:
         """The item of version key ``vk`` holds counter state (its record is being staged)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from ssdbpy.db.database import Database
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys, qindex
-from ssdbpy.storage.tombstones import GC, GC_END, INDEXED_KEY, decode_entry
-from ssdbpy.storage.versions import PREFIX, Version
+from ssdbpy.storage.crdt import Counter
+from ssdbpy.storage.tombstones import COUNTERS_INDEXED_KEY, GC, GC_END, INDEXED_KEY, decode_entry
+from ssdbpy.storage.versions import MARKER, PREFIX, Version
 
 
 def entries(db: Database) -> list[tuple[int, bytes]]:
@@ -104,16 +105,26 @@ def test_popped_queue_items_are_indexed_and_collected(tmp_path):
     db.close()
 
 
-def test_a_deleted_counter_keeps_its_record(tmp_path):
+def test_a_deleted_counter_is_indexed_and_collected_with_its_marker(tmp_path):
     db = open_db(tmp_path)
     db.kv.incr(b"n", 5)
     db.kv.delete(b"n")
     db.commit()
     vk = PREFIX + keys.encode_kv(b"n")
-    assert vk not in {k for _s, k in entries(db)}
-    full_pass(db, db.binlog.max_seq)
+    [(seq, k)] = entries(db)
+    assert k == vk and db.binlog.get(seq).cmd == bl.KDEL
+    ts = db.binlog.versions.tombstones
+    assert ts.held == 1
+    full_pass(db, seq - 1)
     v = Version.decode(db.engine.get(vk))
-    assert v.counter is not None and v.tomb
+    assert v.counter is not None and v.tomb and ts.held == 1
+    full_pass(db, seq)
+    assert db.engine.get(vk) is None and db.engine.get(MARKER + keys.encode_kv(b"n")) is None
+    assert vk not in db.binlog.versions.counter_keys
+    assert ts.held == 0 and ts.collected == 1 and entries(db) == []
+    db.kv.incr(b"n", 3)  # from an empty state: counts from zero
+    db.commit()
+    assert db.kv.get(b"n") == b"3"
     db.close()
 
 
@@ -137,4 +148,41 @@ def test_tombstones_from_before_the_index_are_indexed_once_at_start(tmp_path):
     db.close()
     db = open_db(tmp_path)
     assert len(entries(db)) == 2  # not twice
+    db.close()
+
+
+def test_deleted_counters_from_before_their_index_are_indexed_once_at_start(tmp_path):
+    """Deleted counters written by a version that did not index them: indexed once at start and
+    counted; one whose own total is not zero (no restart) is held, one with no total of this
+    node goes."""
+    db = open_db(tmp_path)
+    for k in (b"mine", b"theirs"):
+        db.kv.incr(k, 5)
+        db.kv.delete(k)
+    db.commit()
+    me = db.binlog.versions.node_id
+    other = me + 1
+    old_mine = Version(900, other, True, Counter(None, {me: (5, 10)}, {me: (5, 10)}))
+    old_theirs = Version(900, other, True, Counter(None, {other: (7, 10)}, {other: (7, 10)}))
+    db.engine.put(PREFIX + keys.encode_kv(b"mine"), old_mine.encode())
+    db.engine.put(PREFIX + keys.encode_kv(b"theirs"), old_theirs.encode())
+    for k in list(db.engine.iterate(GC, GC_END, keys_only=True)):
+        db.engine.delete(k)  # as written by a version without the index of deleted counters
+    db.commit()
+    db.meta.delete(COUNTERS_INDEXED_KEY)
+    db.meta.commit()
+    db.close()
+    db = open_db(tmp_path)
+    got = entries(db)
+    assert sorted(k for _s, k in got) == [PREFIX + keys.encode_kv(b"mine"), PREFIX + keys.encode_kv(b"theirs")]
+    assert {s for s, _k in got} == {db.binlog.max_seq}
+    ts = db.binlog.versions.tombstones
+    assert ts.held == 2
+    full_pass(db, db.binlog.max_seq)
+    assert ts.held == 1 and ts.collected == 1
+    assert db.engine.get(PREFIX + keys.encode_kv(b"mine")) == old_mine.encode()
+    assert db.engine.get(PREFIX + keys.encode_kv(b"theirs")) is None
+    db.close()
+    db = open_db(tmp_path)
+    assert len(entries(db)) == 1  # not twice
     db.close()
