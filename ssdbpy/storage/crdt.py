@@ -19,11 +19,13 @@ count unless some node saw the earlier ones with the base (``normalize``): the
 value is then the same everywhere, but may include increments stamped just
 before the set.
 
-``join`` is commutative, associative and idempotent (base: highest version;
-totals and observed: per origin, the entry with the highest stamp, observed
-entries from every side -- a part some base write saw was stamped before it,
-so before the highest base too), so any order of delivery with any duplicates
-gives the same state.
+``join`` is commutative and idempotent (base: highest version; totals and
+observed: per origin, the entry with the highest stamp, observed entries from
+every side -- a part some base write saw was stamped before it, so before the
+highest base too), so duplicates and any order of delivery leave every node
+with the same state once every state has reached every node.  Before that, in
+the straddling case above, which increments count can depend on the order in
+which a node merged the states it has seen so far.
 
 **Epochs** (so that a deleted counter's state can be collected, docs/replication.md,
 "Tombstone collection"): when a node writes the state of a deleted item (the
