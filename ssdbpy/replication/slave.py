@@ -69,6 +69,8 @@ Position = tuple[int, bytes]
 
 #: bytes 8..10 of the header of a COPY record of a kv key: type COPY, cmd KSET, the key's "k"
 _COPY_KSET = bytes((bl.COPY, bl.KSET)) + b"k"
+#: the same for the SYNC and MIRROR records of a kv key
+_STREAM_KSET = (bytes((bl.SYNC, bl.KSET)) + b"k", bytes((bl.MIRROR, bl.KSET)) + b"k")
 _LE64 = struct.Struct("<Q")
 #: bytes 8..9 of the header of a BULK record (ssdbpy masters, replication/wire.py)
 _COPY_BULK = bytes((bl.COPY, wire.BULK))
@@ -279,6 +281,9 @@ class Slave:
         if self._greenlet is not None:
             self._greenlet.kill(block=False)  # may run from an event-loop callback (EXEC)
             self._greenlet = None
+        if self._unsettled:
+            # its last position reaches the meta db before a new link with this id reads it
+            self.repl.group_commit.drain()
         self._close()
         self.status = LinkState.DISCONNECTED
 
@@ -547,9 +552,16 @@ class Slave:
                 self._handoff_done.set()  # the records before it are committed
 
     def _apply_kv_copies(self, batch: list[list[bytes]], i: int) -> int:
-        """Apply the run of plain kv COPY records (KSET of a ``k`` key, with a value) starting at
-        ``batch[i]`` as the per-record path would (``_process`` + ``_apply``), in bulk; the index
-        after the run (``i`` when ``batch[i]`` is not one)."""
+        """Apply the run of plain kv records of one type (KSET of a ``k`` key, with a value; COPY
+        records, or SYNC/MIRROR records on a link that is not aligned) starting at ``batch[i]`` as
+        the per-record path would (``_process`` + ``_apply``), in bulk; the index after the run
+        (``i`` when ``batch[i]`` is not one)."""
+        first = batch[i]
+        if len(first) != 2:
+            return i
+        prefix = first[0][8:11]
+        if prefix != _COPY_KSET and (prefix not in _STREAM_KSET or self.aligned):
+            return i
         ks: list[bytes] = []
         vs: list[bytes] = []
         n = len(batch)
@@ -559,15 +571,19 @@ class Slave:
             if len(pkt) != 2:
                 break
             h = pkt[0]
-            if h[8:11] != _COPY_KSET:
+            if h[8:11] != prefix:
                 break
             ks.append(h[10:])
             vs.append(pkt[1])
             j += 1
-        if j == i:
-            return i
-        last = batch[j - 1][0]
-        self._stage_kv_copies(ks, vs, _LE64.unpack_from(last)[0])
+        last = _LE64.unpack_from(batch[j - 1][0])[0]
+        if prefix == _COPY_KSET:
+            self._stage_kv_copies(ks, vs, last)
+        else:
+            self._stage_kv(ks, vs)
+            self.status = LinkState.SYNC
+            self.sync_count += j - i
+            self.last_seq = last
         return j
 
     def _apply_bulk(self, pkt: list[bytes], fast: bool) -> None:
@@ -612,6 +628,15 @@ class Slave:
     def _stage_kv_copies(self, ks: list[bytes], vs: list[bytes], seq: int) -> None:
         """Stage kv COPY records (encoded keys ``ks``, values ``vs``) at ``seq``, as ``_apply``
         stages each."""
+        self._stage_kv(ks, vs)
+        self.status = LinkState.COPY
+        self.copy_count += len(ks)
+        self.last_seq = seq
+        self.last_key = ks[-1]
+
+    def _stage_kv(self, ks: list[bytes], vs: list[bytes]) -> None:
+        """Stage kv sets (encoded keys ``ks``, values ``vs``) and their binlog records, as
+        ``_apply`` stages each record's."""
         db = self.db
         db.engine.put_many(ks, vs)
         if db.binlog.enabled and not self.aligned:  # an aligned copy is not logged (_apply_unlogged)
@@ -626,10 +651,6 @@ class Slave:
             for k, v in zip(ks, vs):
                 if len(v) >= BIG_VALUE:
                     db.engine.note_big(k)
-        self.status = LinkState.COPY
-        self.copy_count += len(ks)
-        self.last_seq = seq
-        self.last_key = ks[-1]
 
     @staticmethod
     def _read_one(sock, reader: PacketReader) -> list[bytes] | None:
