@@ -7,10 +7,27 @@
 #   bash benchmarks/run.sh --quick         # 10000 requests, 1 repetition (development)
 #   bash benchmarks/run.sh --redis         # redis-server (persistence off) as a second reference
 #   bash benchmarks/run.sh --tests set,get --pipelines 1
+#   bash benchmarks/run.sh --replication   # issue 14, replication: full-copy speed (1M keys) and the
+#                                          # throughput a streaming sync slave costs (benchmarks/copy_speed.py)
+#   bash benchmarks/run.sh --replication --keys 200000 --reps 1 --requests 20000   # quicker
 # Needs redis-benchmark (redis-tools) and ../shared/reference/ssdb-1.9.8/ssdb-server
 # (or SSDB_SERVER=path).  PYTHON selects the interpreter that runs ssdbpy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $($PY --version 2>&1), git $(git rev-parse --short HEAD 2>/dev/null || echo -)"
+if [ "${1:-}" = "--replication" ]; then
+    shift
+    keys=(); reqs=(); reps=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --keys) keys=(--keys "$2"); shift 2 ;;
+            --requests) reqs=(--requests "$2"); shift 2 ;;
+            --reps) reps=(--reps "$2"); shift 2 ;;
+            *) echo "unknown option for --replication: $1" >&2; exit 2 ;;
+        esac
+    done
+    $PY benchmarks/copy_speed.py "${keys[@]}" "${reps[@]}"
+    exec $PY benchmarks/copy_speed.py --with-slave "${reqs[@]}" "${reps[@]}"
+fi
 exec $PY benchmarks/compare_ssdb.py "$@"

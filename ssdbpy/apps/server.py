@@ -312,6 +312,7 @@ def _wire_replication(settings: Settings, srv: Server):
         log.info("versioned writes: node id %d, clock offset %d ms", versions.node_id, offset_from_env())
     repl = Replication(srv.db, sync_speed=settings.replication.sync_speed)
     repl.write_gate = srv.state.write_gate
+    repl.group_commit = srv.group  # slave links commit big batches on the server's commit thread
     srv.state.repl = repl
     srv.on_stop.append(repl.stop)
     b = srv.db.binlog

@@ -28,6 +28,9 @@ MARK = b"ssdbpy1"
 #: is and acknowledges): ``sync140 <seq> <key> sync ssdbpy1id <listening port> <link id>``; a master
 #: that takes it ends its answer to the offer with this word
 IDENTIFIED = b"ssdbpy1id"
+#: in the offer's answer: the master sends a full copy as BULK records (replication/wire.py) to a
+#: slave whose (aligned or identified) sync140 request ends with it
+BULK = b"ssdbpy1bulk"
 #: the ack a slave writes back on an aligned or identified link: ``ssdbpy_ack <seq>``
 ACK = b"ssdbpy_ack"
 #: a slave being promoted asks its master for the last records: ``ssdbpy_handoff``; the master

@@ -48,6 +48,9 @@ class Replication:
         #: the server's write gate: slaves apply nothing while a command holds it (flushdb, a
         #: long multi_* write); the server sets its own, this one never waits
         self.write_gate: WriteGate = WriteGate()
+        #: the server's GroupCommit (server/commit.py), set by the server; without it slave links
+        #: write every batch themselves, on this thread
+        self.group_commit = None
         db.binlog.hold = self._hold
         #: the node's replication history (docs/replication.md, "Replication groups")
         self.history = group.History(db.meta)

@@ -41,6 +41,7 @@ log = logging.getLogger("ssdbpy.repl.master")
 
 HEARTBEAT = 3.0  # s of idleness before a noop
 COPY_BATCH = 1000  # keys per copy step
+BULK_BYTES = 512 << 10  # at most about this many key and value bytes per BULK record
 SEND_BUFFER = 2 << 20  # bytes buffered before a send
 SKIP_HEARTBEAT = 1000  # mirror records skipped between heartbeats
 _COPY_START = b"h"  # copy phase covers the h.. k.. q.. s.. records
@@ -63,6 +64,8 @@ class SyncSession:
     ack_time = 0.0
     #: the slave asked for the handoff: send the HANDOFF record once everything is streamed
     handoff = False
+    #: the slave reads BULK copy records (an ssdbpy slave that asked for them)
+    bulk = False
 
     def __init__(self, repl: Host, link, last_seq: int, last_key: bytes, mirror: bool,
                  peer_id: int | None = None) -> None:
@@ -309,8 +312,12 @@ class SyncSession:
         else:
             it = db.engine.iterate(start_after, _COPY_STOP, include_start=False, snapshot=snap)
         n = 0
+        step = COPY_BATCH  # records per step
         chunk: list[bytes] = []
-        if self.peer_id is None:
+        if self.peer_id is None and self.bulk:
+            records = _bulk_copy(it, seq)
+            step = 1  # every item is a BULK record of up to COPY_BATCH records
+        elif self.peer_id is None:
             records = _plain_copy(it, seq)
         else:
             vstart = VERSIONS if start_after is None else VERSIONS + start_after
@@ -321,7 +328,7 @@ class SyncSession:
         for k, pkt in records:
             chunk.append(pkt)
             n += 1
-            if n % COPY_BATCH == 0:
+            if n % step == 0:
                 self.last_key = k
                 self._emit(b"".join(chunk))
                 chunk.clear()
@@ -429,6 +436,26 @@ def _plain_copy(it, seq: int):
             yield k, encode(cmd, k, v)
 
 
+def _bulk_copy(it, seq: int):
+    """``(last key, packet)`` of BULK records holding every data record from ``it`` (as
+    ``_plain_copy`` sends them one by one), COPY_BATCH records or BULK_BYTES at most each."""
+    cmds = wire.COPY_CMDS
+    header = bl.encode_header(seq, bl.COPY, wire.BULK, b"")
+    pairs: list[bytes] = []
+    size = 0
+    for k, v in it:
+        if k[0] in cmds:
+            pairs.append(k)
+            pairs.append(v)
+            size += len(k) + len(v)
+            if len(pairs) >= 2 * COPY_BATCH or size >= BULK_BYTES:
+                yield k, encode_ssdb([header, wire.bulk_value(pairs)])
+                pairs = []
+                size = 0
+    if pairs:
+        yield pairs[-2], encode_ssdb([header, wire.bulk_value(pairs)])
+
+
 @command("sync140", 1, BACKEND)
 def sync140(ctx, args):
     """``sync140 [last_seq [last_key [sync|mirror [peer_node_id]]]]``; the fifth argument (sent
@@ -446,6 +473,8 @@ def sync140(ctx, args):
     aligned = (not mirror and len(args) > 7 and args[4] == group.MARK and len(args[5]) == 40
                and args[6].isdigit() and getattr(repl, "history", None) is not None)
     identified = not mirror and len(args) > 6 and args[4] == group.IDENTIFIED and args[5].isdigit()
+    # the slave reads BULK copy records: the word after the request's fixed arguments
+    bulk = (aligned and len(args) == 11 or identified and len(args) == 8) and args[-1] == group.BULK
 
     def run(link) -> None:
         s = SyncSession(repl, link, last_seq, last_key, mirror, peer_id)
@@ -460,6 +489,7 @@ def sync140(ctx, args):
             s.acks = True
             s.listen_port = int(args[5])
             s.slave_id = args[6].decode("latin-1", "replace")
+        s.bulk = bulk
         s.run()
 
     return Backend(run, kind="sync")
@@ -484,7 +514,8 @@ def ssdbpy_replica(ctx, args):
     history = getattr(ctx.server.repl, "history", None)
     if history is None or len(args) < 2 or args[1] != group.PROTO:
         raise errors.ClientError(errors.MSG_UNKNOWN_COMMAND + args[0])
-    return [b"ok", history.id.encode(), history.id2.encode(), str(history.end2).encode(), group.IDENTIFIED]
+    return [b"ok", history.id.encode(), history.id2.encode(), str(history.end2).encode(), group.IDENTIFIED,
+            group.BULK]
 
 
 @command("ssdbpy_clock", 1, READ_INLINE)

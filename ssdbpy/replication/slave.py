@@ -28,6 +28,7 @@ crash came between the two writes, and the data db's position is used.
 from __future__ import annotations
 
 import logging
+from functools import partial
 import socket as _pysocket
 import struct
 import time
@@ -45,6 +46,7 @@ from ssdbpy.replication.apply import APPLY
 from ssdbpy.replication.states import Host, LinkState
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage import keys
+from ssdbpy.storage.engine import BIG_VALUE
 
 log = logging.getLogger("ssdbpy.repl.slave")
 
@@ -64,6 +66,14 @@ POSITION_PREFIX = b"\x02ssdbpy.slave.position."
 _POS_HDR = struct.Struct("<QQI")  # seq before, seq after, len(key before)
 
 Position = tuple[int, bytes]
+
+#: bytes 8..10 of the header of a COPY record of a kv key: type COPY, cmd KSET, the key's "k"
+_COPY_KSET = bytes((bl.COPY, bl.KSET)) + b"k"
+#: the same for the SYNC and MIRROR records of a kv key
+_STREAM_KSET = (bytes((bl.SYNC, bl.KSET)) + b"k", bytes((bl.MIRROR, bl.KSET)) + b"k")
+_LE64 = struct.Struct("<Q")
+#: bytes 8..9 of the header of a BULK record (ssdbpy masters, replication/wire.py)
+_COPY_BULK = bytes((bl.COPY, wire.BULK))
 
 
 def encode_position(before: Position, after: Position) -> bytes:
@@ -98,6 +108,8 @@ class Slave:
         self._group_key = group.GROUP_LINK_PREFIX + cfg.id.encode()
         self.group = self.db.meta.get(self._group_key) is not None
         self._position_key = POSITION_PREFIX + cfg.id.encode()
+        self._unsettled = False  # a batch started by _save(wait=False) is not yet written
+        self._write_error: BaseException | None = None  # ... and it failed
         self.last_seq, self.last_key = self._load()
         #: the position the meta db holds
         self._persisted: Position = (self.last_seq, self.last_key)
@@ -152,20 +164,59 @@ class Slave:
         self.db.engine.put(self._position_key,
                            encode_position(self._persisted, (self.last_seq, self.last_key)))
 
-    def _persist(self) -> None:
-        """Write the position to the meta db (after the data batch that reached it)."""
+    def _persist(self, pos: Position | None = None) -> None:
+        """Write the position (default: the current one) to the meta db, after the data batch
+        that reached it."""
+        seq, key = pos if pos is not None else (self.last_seq, self.last_key)
         meta = self.db.meta
-        meta.put(keys.encode_hash(self._status_key, b"last_key"), self.last_key)
-        meta.put(keys.encode_hash(self._status_key, b"last_seq"), str(self.last_seq).encode())
+        meta.put(keys.encode_hash(self._status_key, b"last_key"), key)
+        meta.put(keys.encode_hash(self._status_key, b"last_seq"), str(seq).encode())
         meta.put(keys.encode_hsize(self._status_key), keys.pack_i64le(2))
         meta.commit()
-        self._persisted = (self.last_seq, self.last_key)
+        self._persisted = (seq, key)
 
-    def _save(self) -> None:
-        """Commit the staged records with the position, then persist the position."""
+    def _save(self, wait: bool = True) -> None:
+        """Commit the staged records with the position reached, in one batch, then persist the
+        position to the meta db.
+
+        With ``wait`` False (a plain link: nothing acknowledges positions to the master) the
+        batch is written by the server's commit thread while this link goes on parsing and
+        staging the next records, and the position reaches the meta db once the batch is in
+        LevelDB.  At most one such batch is unsettled: the next commit first waits for it
+        (``_settle``), so the position staged with a batch always names, as "before", the
+        one the meta db holds (see the module docstring).
+        """
+        self._settle()
         self._stage_position()
-        self.db.commit()
-        self._persist()
+        group = getattr(self.repl, "group_commit", None)
+        if wait or group is None:
+            self.db.commit()
+            self._persist()
+            return
+        self._unsettled = True
+        group.commit_now(partial(self._written, (self.last_seq, self.last_key)))
+
+    def _written(self, pos: Position, error: BaseException | None) -> None:
+        """The batch committed by ``_save(wait=False)`` is in LevelDB (``error`` None) or failed."""
+        self._unsettled = False
+        if error is None:
+            self._persist(pos)
+        else:
+            self._write_error = error
+
+    def _settle(self) -> None:
+        """Wait for the batch ``_save(wait=False)`` started and its position in the meta db.
+
+        Blocks the event loop (no other greenlet may commit the records this link has staged
+        meanwhile without their position).  If the batch failed, the link goes back to the
+        position in the meta db and reconnects (the engine discarded every later write).
+        """
+        if self._unsettled:
+            self.repl.group_commit.drain()
+        error, self._write_error = self._write_error, None
+        if error is not None:
+            self.last_seq, self.last_key = self._persisted
+            raise Reconnect(f"writing the replicated records failed: {error}")
 
     def applied_seq(self) -> int | None:
         """The master position applied and committed, while a convergent link streams (not in a
@@ -230,6 +281,9 @@ class Slave:
         if self._greenlet is not None:
             self._greenlet.kill(block=False)  # may run from an event-loop callback (EXEC)
             self._greenlet = None
+        if self._unsettled:
+            # its last position reaches the meta db before a new link with this id reads it
+            self.repl.group_commit.drain()
         self._close()
         self.status = LinkState.DISCONNECTED
 
@@ -275,6 +329,7 @@ class Slave:
 
     def _session(self) -> None:
         cfg = self.cfg
+        self._settle()  # the position of the last session's last batch is the one to ask for
         log.info("[%s] connecting to master at %s:%d...", cfg.id, cfg.host, cfg.port)
         sock = socket.create_connection((cfg.host, cfg.port), timeout=CONNECT_TIMEOUT)
         self._sock = sock
@@ -301,6 +356,7 @@ class Slave:
                 self.last_seq = self.db.binlog.max_seq  # aligned: the binlog is numbered as the group's
         elif offer is not None and group.IDENTIFIED in offer[4:]:
             self.acks = True
+        bulk = self.acks and offer is not None and group.BULK in offer[4:]
         request = [b"sync140", str(self.last_seq).encode(), self.last_key, b"mirror" if cfg.mirror else b"sync"]
         listen = str(getattr(self.repl, "listen_port", 0)).encode()
         if self.aligned:
@@ -308,6 +364,8 @@ class Slave:
                         str(history.end2).encode()]
         elif self.acks:
             request += [group.IDENTIFIED, listen, cfg.id.encode()]
+        if bulk:
+            request.append(group.BULK)
         versions = self.db.binlog.versions
         if cfg.mirror and versions is not None:
             if self.peer_id is not None:
@@ -447,7 +505,23 @@ class Slave:
         self.repl.write_gate.wait()  # flushdb or a long atomic write runs: apply after it
         try:
             batch = reader.next_batch(want)
-            for pkt in batch:
+            # plain kv COPY records in a row go to the data layer in bulk (versioned state
+            # takes the per-record path: every write of a versioned node needs its version)
+            bulk = not self.convergent and db.binlog.versions is None
+            i, n = 0, len(batch)
+            while i < n:
+                if bulk:
+                    j = self._apply_kv_copies(batch, i)
+                    if j > i:
+                        applied = True
+                        i = j
+                        continue
+                pkt = batch[i]
+                i += 1
+                if len(pkt) == 2 and pkt[0][8:10] == _COPY_BULK and len(pkt[0]) == 10:
+                    self._apply_bulk(pkt, bulk)
+                    applied = True
+                    continue
                 sp = db.savepoint()
                 try:
                     changed = self._process(pkt)
@@ -460,24 +534,123 @@ class Slave:
                     # commit up to copy_begin (the position is now 0, "") before the wipe,
                     # which commits and yields as it goes
                     self._wipe_needed = False
-                    self._stage_position()
-                    db.commit()
-                    self._persist()
+                    self._save()
                     applied = False
                     self._wipe()
             return len(batch) >= want or reader.failed
         finally:
             if applied:
-                # the position reached, in the same batch as the records it covers
-                self._stage_position()
-                db.commit()
-                self._persist()
+                # the position reached, in the same batch as the records it covers; a link that
+                # acknowledges positions (not during a copy: see _ack) or hands off waits for it
+                copying = self._copying or bool(self.last_key)
+                self._save(wait=self.convergent or self._handoff_seq is not None or (self.acks and not copying))
                 if (self.acks or self.convergent) and self.last_seq != self._acked:
                     self._ack()
             if self.status == LinkState.SYNC:
                 self.down_since = None
             if self._handoff_seq is not None:
                 self._handoff_done.set()  # the records before it are committed
+
+    def _apply_kv_copies(self, batch: list[list[bytes]], i: int) -> int:
+        """Apply the run of plain kv records of one type (KSET of a ``k`` key, with a value; COPY
+        records, or SYNC/MIRROR records on a link that is not aligned) starting at ``batch[i]`` as
+        the per-record path would (``_process`` + ``_apply``), in bulk; the index after the run
+        (``i`` when ``batch[i]`` is not one)."""
+        first = batch[i]
+        if len(first) != 2:
+            return i
+        prefix = first[0][8:11]
+        if prefix != _COPY_KSET and (prefix not in _STREAM_KSET or self.aligned):
+            return i
+        ks: list[bytes] = []
+        vs: list[bytes] = []
+        n = len(batch)
+        j = i
+        while j < n:
+            pkt = batch[j]
+            if len(pkt) != 2:
+                break
+            h = pkt[0]
+            if h[8:11] != prefix:
+                break
+            ks.append(h[10:])
+            vs.append(pkt[1])
+            j += 1
+        last = _LE64.unpack_from(batch[j - 1][0])[0]
+        if prefix == _COPY_KSET:
+            self._stage_kv_copies(ks, vs, last)
+        else:
+            self._stage_kv(ks, vs)
+            self.status = LinkState.SYNC
+            self.sync_count += j - i
+            self.last_seq = last
+        return j
+
+    def _apply_bulk(self, pkt: list[bytes], fast: bool) -> None:
+        """Apply a BULK record: each of its records as the COPY record of that key (``_process``),
+        runs of kv records in bulk when ``fast``."""
+        pairs = wire.bulk_pairs(pkt[1])
+        if pairs is None:
+            log.warning("[%s] invalid binlog!", self.cfg.id)
+            return
+        seq = _LE64.unpack_from(pkt[0])[0]
+        ks = pairs[0::2]
+        if fast and ks and min(ks) >= b"k" and max(ks) < b"l":  # kv records only (every key "k...")
+            self._stage_kv_copies(ks, pairs[1::2], seq)
+            return
+        db = self.db
+        cmds = wire.COPY_CMDS
+        kvk: list[bytes] = []
+        kvv: list[bytes] = []
+        it = iter(pairs)
+        for k in it:
+            v = next(it)
+            if fast and k[:1] == b"k":
+                kvk.append(k)
+                kvv.append(v)
+                continue
+            if kvk:
+                self._stage_kv_copies(kvk, kvv, seq)
+                kvk, kvv = [], []
+            cmd = cmds.get(k[0]) if k else None
+            if cmd is None:
+                log.warning("[%s] invalid binlog!", self.cfg.id)
+                continue
+            sp = db.savepoint()
+            try:
+                self._process([bl.encode_header(seq, bl.COPY, cmd, k), v])
+            except BaseException:
+                db.rollback(sp)
+                raise
+        if kvk:
+            self._stage_kv_copies(kvk, kvv, seq)
+
+    def _stage_kv_copies(self, ks: list[bytes], vs: list[bytes], seq: int) -> None:
+        """Stage kv COPY records (encoded keys ``ks``, values ``vs``) at ``seq``, as ``_apply``
+        stages each."""
+        self._stage_kv(ks, vs)
+        self.status = LinkState.COPY
+        self.copy_count += len(ks)
+        self.last_seq = seq
+        self.last_key = ks[-1]
+
+    def _stage_kv(self, ks: list[bytes], vs: list[bytes]) -> None:
+        """Stage kv sets (encoded keys ``ks``, values ``vs``) and their binlog records, as
+        ``_apply`` stages each record's."""
+        db = self.db
+        db.engine.put_many(ks, vs)
+        if db.binlog.enabled and not self.aligned:  # an aligned copy is not logged (_apply_unlogged)
+            binlog = db.binlog
+            prev_type = binlog.type
+            binlog.type = self.btype
+            try:
+                binlog.add_many(bl.KSET, ks)
+            finally:
+                binlog.type = prev_type
+        if max(map(len, vs)) >= BIG_VALUE:
+            for k, v in zip(ks, vs):
+                if len(v) >= BIG_VALUE:
+                    db.engine.note_big(k)
 
     @staticmethod
     def _read_one(sock, reader: PacketReader) -> list[bytes] | None:

@@ -5,6 +5,8 @@ Header = ``LE64(seq) + u8(type) + u8(cmd) + key`` (spec/replication.md §1).
 
 from __future__ import annotations
 
+import msgpack
+
 from ssdbpy.protocol.ssdb import encode_ssdb
 from ssdbpy.storage import binlog as bl
 from ssdbpy.storage.binlog import Record, encode_header
@@ -44,6 +46,28 @@ def copy_encoder(seq: int):
         return b"%d\n%s%s\n%d\n%s\n\n" % (10 + len(key), prefixes[cmd], key, len(value), value)
 
     return encode
+
+
+#: cmd of a COPY record carrying many data records at once (between ssdbpy nodes only, after the
+#: slave asked for it: docs/replication.md, "Bulk copy"); its value is ``bulk_value``'s
+BULK = 100
+
+
+def bulk_value(pairs: list[bytes]) -> bytes:
+    """The value of a BULK record: ``[key1, value1, key2, value2, ...]`` (encoded data keys and
+    their values, in key order) as one msgpack array."""
+    return msgpack.packb(pairs, use_bin_type=True)
+
+
+def bulk_pairs(value: bytes) -> list[bytes] | None:
+    """``bulk_value``'s list back, or None if ``value`` is not one."""
+    try:
+        pairs = msgpack.unpackb(value, raw=True, use_list=True)
+    except Exception:  # noqa: BLE001 - any malformed value is "invalid binlog"
+        return None
+    if type(pairs) is not list or len(pairs) % 2 or not all(type(x) is bytes for x in pairs):
+        return None
+    return pairs
 
 
 #: first byte of an encoded data key -> the cmd of its COPY record

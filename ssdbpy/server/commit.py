@@ -183,6 +183,24 @@ class GroupCommit:
         if self.engine.staged_writes >= KICK_WRITES and self._staged is not None:
             self._commit()
 
+    def commit_now(self, callback: Callback) -> None:
+        """Start writing every staged write now (a batch of many on the writer thread, so the
+        caller may go on staging the next one meanwhile) and call ``callback(error)`` once it is
+        in LevelDB or failed."""
+        if self._stopped:
+            callback(CommitFailed("server stopping"))
+            return
+        self._upcoming().callbacks.append(callback)
+        self._commit()
+
+    def drain(self) -> None:
+        """Block this thread (the event loop with it: no other greenlet runs meanwhile) until
+        every batch started is written, and retire them (their callbacks run, in order)."""
+        for d, _batch in list(self._queue):
+            if d is not None:
+                d.done.wait()
+        self._retire()
+
     # --- committing ---------------------------------------------------------------------
     def _end_of_turn_commit(self) -> None:
         self._scheduled = False

@@ -8,8 +8,10 @@ are stored; the other types exist on the replication wire only.
 
 from __future__ import annotations
 
+import operator
 import struct
 from collections import deque
+from itertools import repeat
 from typing import Callable, NamedTuple
 
 from ssdbpy.storage import keys, qindex
@@ -121,6 +123,20 @@ class Binlog:
         seq = self.last_seq + 1
         self.last_seq = seq
         self.engine.put(_KEY.pack(1, seq), _HDR.pack(seq, self.type, cmd) + key)
+        self._written = True
+
+    def add_many(self, cmd: int, keys_: list[bytes]) -> None:
+        """``add(cmd, key)`` for every key in order, on a node that does not version its writes."""
+        if self.versions is not None:
+            raise RuntimeError("add_many on a versioned node: every write needs its version")
+        if not self.enabled or not keys_:
+            return
+        first, n = self.last_seq + 1, len(keys_)
+        seqs = range(first, first + n)
+        # (C loops: a slave stages a full copy's records this way)
+        values = map(operator.add, map(_HDR.pack, seqs, repeat(self.type, n), repeat(cmd, n)), keys_)
+        self.engine.put_many(list(map(_KEY.pack, repeat(1, n), seqs)), list(values))
+        self.last_seq = first + n - 1
         self._written = True
 
     def _detached(self) -> None:

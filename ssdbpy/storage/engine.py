@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+from itertools import repeat
 from typing import Callable, Iterator
 
 import plyvel
@@ -186,6 +187,13 @@ class Engine:
         self._undo.append((key, p.get(key, _MISSING)))
         p[key] = value
         self.staged_total += 1
+
+    def put_many(self, keys_: list[bytes], values: list[bytes]) -> None:
+        """``put(keys_[i], values[i])`` for every i in order (a later one wins over an earlier one)."""
+        p = self._pending
+        self._undo.extend(zip(keys_, map(p.get, keys_, repeat(_MISSING))))  # C loops: copies are big
+        p.update(zip(keys_, values))
+        self.staged_total += len(keys_)
 
     def delete(self, key: bytes) -> None:
         p = self._pending

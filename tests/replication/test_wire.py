@@ -704,3 +704,83 @@ def test_copy_encoder_matches_packet():
     for cmd, key, value in [(bl.KSET, b"kfoo", b"bar"), (bl.HSET, b"h\x03abcf", b""), (bl.ZSET, b"s\x01zm", b"7"),
                             (bl.QPUSH_BACK, b"q\x01q" + bytes(8), b"x" * 5000), (bl.KSET, b"k" + bytes(range(256)), b"\n")]:
         assert enc(cmd, key, value) == wire.packet(12345, bl.COPY, cmd, key, value)
+
+
+# --- bulk copy between ssdbpy nodes (docs/replication.md, "Bulk copy") ---------------------
+BULK = 100  # the cmd of a BULK record
+
+
+def copied_pairs(frames: list[Frame]) -> list[tuple[bytes, bytes]]:
+    """``(encoded key, value)`` of every data record of a copy, whether sent as COPY or BULK records."""
+    import msgpack
+
+    out: list[tuple[bytes, bytes]] = []
+    for f in frames:
+        if f.type != COPY or f.cmd in (BEGIN, END):
+            continue
+        if f.cmd == BULK:
+            assert f.key == b"" and len(f.values) == 1, f
+            flat = msgpack.unpackb(f.values[0], raw=True)
+            out += list(zip(flat[0::2], flat[1::2]))
+        else:
+            out.append((f.key, f.values[0]))
+    return out
+
+
+@pytest.mark.timeout(60)
+def test_master_sends_bulk_records_to_a_slave_that_asks(server_factory):
+    """ssdbpy: the answer to ``ssdbpy_replica`` ends with ``ssdbpy1bulk``; an identified request
+    ending with ``ssdbpy1bulk`` gets the same copy as BULK records (each the msgpack array of
+    encoded keys and values, at the snapshot's seq), then the same stream as a plain request."""
+    master = server_factory("master")
+    with master.client() as c:
+        populate_capture(c)
+        answer = c("ssdbpy_replica", "1")
+        assert answer[0] == b"ok" and answer[-2:] == [b"ssdbpy1id", b"ssdbpy1bulk"], answer
+        for i in range(2500):  # more than one BULK record's worth
+            c("set", f"bulk{i:05d}", f"v{i}")
+        with FakeSlave(master.port) as fs:
+            fs.sync140()
+            plain = fs.read_until(is_copy_end)
+        with FakeSlave(master.port) as fs:
+            fs.send(b"sync140", b"0", b"", b"sync", b"ssdbpy1id", b"1", b"bulk-test", b"ssdbpy1bulk")
+            bulk = fs.read_until(is_copy_end)
+            assert bulk[0] == F(0, COPY, BEGIN, b"", b"copy_begin") and bulk[-1] == plain[-1]
+            assert all(f.cmd == BULK and f.seq == plain[-1].seq for f in bulk[1:-1]), bulk[1:-1]
+            assert 2 <= len(bulk) - 2 < len(plain) - 2
+            assert copied_pairs(bulk) == copied_pairs(plain)
+            assert c("set", "after", "x") == [b"ok", b"1"]
+            assert fs.read_frame() == F(plain[-1].seq + 1, SYNC, KSET, b"kafter", b"x")
+
+
+@pytest.mark.timeout(40)
+def test_slave_applies_bulk_records(server_factory):
+    """ssdbpy: a slave whose master offers ``ssdbpy1bulk`` asks for it at the end of its identified
+    request and applies a BULK record as the COPY records it holds (kv, hash, zset, queue), logged
+    for its own slaves; the position after it is the last key it holds."""
+    import msgpack
+
+    answer = [b"ok", HISTORY, b"0" * 40, b"-1", b"ssdbpy1id", b"ssdbpy1bulk"]
+    with FakeMaster(answers={b"ssdbpy_replica": answer}) as fm:
+        slave = server_factory("slave", slaveof=[{"id": "master1", **fm.slaveof()}])
+        conn = fm.accept()
+        assert read_request(conn) == encode_packet(
+            [b"sync140", b"0", b"", b"sync", b"ssdbpy1id", str(slave.port).encode(), b"master1", b"ssdbpy1bulk"])
+        pairs = [H_F, b"x", b"kk1", b"v1", b"kk2", b"v2", b"kk3", b"v3", Q_FRONT, Q_PTR, Q_BACK, Q_PTR,
+                 Q_ITEM, b"i1", Z_M, b"5"]
+        conn.send_raw(b"".join([
+            stream_packet(0, COPY, BEGIN, b"", b"copy_begin"),
+            stream_packet(7, COPY, BULK, b"", msgpack.packb(pairs, use_bin_type=True)),
+        ]))
+        with slave.client() as s:
+            wait_for(lambda: "copy_count : 8" in slave_block(s), what="the records of the BULK record")
+            assert "status     : COPY" in slave_block(s)
+            conn.send_raw(stream_packet(7, COPY, END, b"", b"copy_end") + stream_packet(8, SYNC, KSET, b"kk4", b"v4"))
+            wait_for(lambda: s("get", "k4") == [b"ok", b"v4"], what="the record after the copy")
+            assert [s("get", k) for k in ("k1", "k2", "k3")] == [[b"ok", b"v1"], [b"ok", b"v2"], [b"ok", b"v3"]]
+            assert s("hget", "h", "f") == [b"ok", b"x"] and s("hsize", "h") == [b"ok", b"1"]
+            assert s("zget", "z", "m") == [b"ok", b"5"] and s("zsize", "z") == [b"ok", b"1"]
+            assert s("qslice", "q", "0", "-1") == [b"ok", b"i1"]
+            # each copied item logged once (not the queue's pointer records), for this node's own
+            # slaves, then the streamed record
+            assert binlog_max_seq(s) == 7
