@@ -60,6 +60,13 @@ class BigWriter(threading.Thread):
         assert not self.is_alive()
 
 
+def burst(r: redis.Redis, tag: str, n: int = 100) -> None:
+    """``n`` 10 KB writes on ``r``'s one connection (a pipeline would take another from the pool):
+    at 1 MB/s at least n / 100 s of stream, whatever the CPU load."""
+    for i in range(n):
+        assert r.set(f"{tag}{i}", BIG)
+
+
 def timed_wait(r: redis.Redis, n: int, timeout_ms: int) -> tuple[int, float]:
     t0 = time.monotonic()
     got = r.execute_command("WAIT", n, timeout_ms)
@@ -88,6 +95,7 @@ def test_wait_covers_the_writes_of_its_connection(server_factory):
         # one write now, behind the writer's backlog: WAIT returns once the slave has it, while the
         # writer's later writes are still on their way
         assert one.set("one", "2")
+        burst(conn(m), "after")  # 1 MB more behind it: still on its way when the slave has "one"
         got, took = timed_wait(one, 1, 30000)
         seq, max_seq = acked(m)
         assert got == 1, (got, took)
@@ -97,6 +105,7 @@ def test_wait_covers_the_writes_of_its_connection(server_factory):
     finally:
         writer.finish()
     # the writer's own connection waits for its own last write: not there yet
+    burst(writer.r, "last")
     got, took = timed_wait(writer.r, 1, 300)
     assert got == 0 and took >= 0.29, (got, took)
     got, took = timed_wait(writer.r, 1, 60000)
