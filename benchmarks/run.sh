@@ -11,10 +11,13 @@
 #                                          # throughput a streaming sync slave costs (benchmarks/copy_speed.py)
 #   bash benchmarks/run.sh --replication --keys 200000 --reps 1 --requests 20000   # quicker
 # Needs redis-benchmark (redis-tools) and ../shared/reference/ssdb-1.9.8/ssdb-server
-# (or SSDB_SERVER=path).  PYTHON selects the interpreter that runs ssdbpy.
+# (or SSDB_SERVER=path).  PYTHON selects the interpreter that runs ssdbpy (default: the
+# Quick start's .venv/bin/python when it exists, else python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+DEFAULT_PY=python3
+[ -x .venv/bin/python ] && DEFAULT_PY=.venv/bin/python
+PY=${PYTHON:-$DEFAULT_PY}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $($PY --version 2>&1), git $(git rev-parse --short HEAD 2>/dev/null || echo -)"
 if [ "${1:-}" = "--replication" ]; then
     shift
