@@ -201,14 +201,25 @@ def test_sentinel_fails_over_a_killed_master(server_factory, sentinels):
     assert copies_received(other) == copies0[other.name], other.log_path.read_text()[-3000:]
     # the old master comes back on its data: Sentinel makes it a slave of the new master
     a.start()
+
+    def a_follows_the_master_sentinel_knows() -> bool:
+        port = _master_port(s0)
+        return port != a.port and redis.Redis(port=a.port, socket_timeout=5).info("replication").get(
+            "master_port") == port
+
     # Sentinel sends INFO to a slave every 10 s and converts an instance that reports "master"
-    # only once it has reported it, and been up, for 8 s: 10-30 s after the restart
-    wait_for(lambda: redis.Redis(port=a.port).info("replication").get("master_port") == new.port,
-             timeout=60, interval=0.2, what="sentinel reconfigures the old master")
+    # only once it has reported it, and been up, for 8 s: 10-30 s after the restart.  Under load a
+    # sentinel may find the new master silent for down-after-milliseconds (1 s here) right after
+    # the switch and fail over once more, to the other slave: the group then ends on that one.
+    wait_for(a_follows_the_master_sentinel_knows, timeout=60, interval=0.2,
+             what="sentinel reconfigures the old master")
+    final = b if _master_port(s0) == b.port else c
+    if final is not new:
+        print(f"\nSentinel failed over a second time, from {new.name} to {final.name}")
     writer.finish()
     plain.finish()
-    lost = _check([a, b, c], new, writer)  # (no write confirmed by WAIT is lost: checked there)
-    lost_plain = _check([a, b, c], new, plain)
+    lost = _check([a, b, c], final, writer)  # (no write confirmed by WAIT is lost: checked there)
+    lost_plain = _check([a, b, c], final, plain)
     a_copies = copies_received(a)
     print(f"\nfailover: SIGKILL -> promotion (ROLE master) {promotion_s:.2f} s, -> first write acked by the new "
           f"master {failover_s:.2f} s; writer with WAIT: {len(writer.acked)} acked, {len(writer.confirmed)} "
@@ -216,7 +227,7 @@ def test_sentinel_fails_over_a_killed_master(server_factory, sentinels):
           f"acked, lost {lost_plain}; full copies: other slave {copies_received(other) - copies0[other.name]}, "
           f"old master {a_copies}")
     # the old master re-copies only if it held writes the new master never saw
-    assert a_copies == (1 if "not this node's history" in new.log_path.read_text() else 0)
+    assert a_copies == (1 if any("not this node's history" in n.log_path.read_text() for n in {new, final}) else 0)
     # down-after-milliseconds is 1000: generous bounds for a loaded 2-core machine
     assert promotion_s < 15
     assert failover_s < 30
