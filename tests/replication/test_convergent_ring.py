@@ -6,16 +6,10 @@ acknowledged write (the model of tests/replication/test_convergent.py)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 from tests.harness.proxy import FaultProxy
-from tests.harness.replication import converge
-from tests.replication.test_convergent import (
-    SKEW_MS, Model, Writer, check_model, clock, mirror, snapshot_items, wait_convergent,
-)
+from tests.replication.test_convergent import SKEW_MS, clock, load_through_a_partition, mirror, wait_convergent
 
 NODES = 5
 
@@ -37,31 +31,12 @@ def test_five_masters_in_a_ring_converge_with_a_link_cut_and_a_skewed_clock(serv
         with nodes[0].client() as c0, nodes[2].client() as c2:
             assert clock(c2) - clock(c0) > (SKEW_MS // 2) << 16  # the skew is real
 
-        model, stop = Model(), threading.Event()
-        writers = [Writer(n, n.name, model, seed, stop) for seed, n in enumerate(nodes)]
-        for w in writers:
-            w.start()
-        time.sleep(1.5)
-        proxy.cut()
-        proxy.refuse()  # n0's writes, and what n0 forwards, reach no one else now
-        time.sleep(1.5)
-        proxy.resume()
-        healed = time.monotonic()
-        time.sleep(1.0)
-        stop.set()
-        for w in writers:
-            w.join(10)
-            assert w.error is None, w.error
-        stopped = time.monotonic()
-        assert all(w.n > 30 for w in writers), [w.n for w in writers]
+        def partition() -> None:  # n0's writes, and what n0 forwards, reach no one else now
+            proxy.cut()
+            proxy.refuse()
 
-        snap = converge(nodes, timeout=60)
-        done = time.monotonic()
-        checked, exact = check_model(nodes, model)
-        assert checked >= 30 and exact > 0, (checked, exact)
-        print(f"\nring of {NODES}: writes {[w.n for w in writers]}; {snapshot_items(snap)} items compared, 0 differ; "
-              f"converged {done - healed:.2f} s after the heal ({done - stopped:.2f} s after the writes stopped); "
-              f"model: {checked} items checked, {exact} with one permitted value")
+        load_through_a_partition(nodes, partition, proxy.resume, min_writes=30, timeout=60,
+                                 label=f"ring of {NODES}")
         wait_convergent(nodes, links=1)
     finally:
         proxy.close()
