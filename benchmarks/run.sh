@@ -10,6 +10,9 @@
 #   bash benchmarks/run.sh --replication   # issue 14, replication: full-copy speed (1M keys) and the
 #                                          # throughput a streaming sync slave costs (benchmarks/copy_speed.py)
 #   bash benchmarks/run.sh --replication --keys 200000 --reps 1 --requests 20000   # quicker
+#   bash benchmarks/run.sh --big           # issue 14, the 10M-key table: load rate, disk, RSS, GET/SET
+#                                          # at that size, beside SSDB (benchmarks/big_keys.py; ~10 min)
+#   bash benchmarks/run.sh --big --keys 1000000 --reps 1   # quicker
 # Needs redis-benchmark (redis-tools) and ../shared/reference/ssdb-1.9.8/ssdb-server
 # (or SSDB_SERVER=path).  PYTHON selects the interpreter that runs ssdbpy (default: the
 # Quick start's .venv/bin/python when it exists, else python3).
@@ -32,5 +35,9 @@ if [ "${1:-}" = "--replication" ]; then
     done
     $PY benchmarks/copy_speed.py "${keys[@]}" "${reps[@]}"
     exec $PY benchmarks/copy_speed.py --with-slave "${reqs[@]}" "${reps[@]}"
+fi
+if [ "${1:-}" = "--big" ]; then
+    shift
+    exec $PY benchmarks/big_keys.py "$@"
 fi
 exec $PY benchmarks/compare_ssdb.py "$@"

@@ -16,7 +16,7 @@ import plyvel
 
 from ssdbpy.errors import StorageError
 from ssdbpy.storage import keys
-from ssdbpy.storage.engine import Engine
+from ssdbpy.storage.engine import MAX_FILE_SIZE, Engine
 from ssdbpy.storage.engine import repair as _repair
 
 #: meta hash holding a slave's replication position (replication.md §2.1)
@@ -55,7 +55,7 @@ def is_leveldb(path: str) -> bool:
 
 class BackupWriter:
     """A new LevelDB filled in key order by a dump stream (as SSDB's ssdb-dump:
-    snappy, 32 MB write buffer).  Refuses to open an existing database."""
+    snappy, 32 MB write buffer, 32 MB tables).  Refuses to open an existing database."""
 
     BATCH = 10000
 
@@ -63,7 +63,8 @@ class BackupWriter:
         self.path = path
         try:
             self._db = plyvel.DB(path, create_if_missing=True, error_if_exists=True,
-                                 write_buffer_size=32 << 20, compression="snappy")
+                                 write_buffer_size=32 << 20, max_file_size=MAX_FILE_SIZE,
+                                 compression="snappy")
         except (plyvel.Error, OSError) as exc:
             raise StorageError(f"could not create db: {path}: {exc}") from exc
         self._pending: list[tuple[bytes, bytes]] = []
@@ -147,9 +148,10 @@ def repair(path: str) -> None:
 
 
 def compact_and_stats(path: str) -> str:
-    """Open the database at ``path``, compact it fully, return its ``leveldb.stats``."""
+    """Open the database at ``path``, compact it fully, return its ``leveldb.stats``
+    (with the options of SSDB's ssdb-repair: 32 MB write buffer and tables, snappy)."""
     try:
-        db = plyvel.DB(path)
+        db = plyvel.DB(path, write_buffer_size=32 << 20, max_file_size=MAX_FILE_SIZE, compression="snappy")
     except (plyvel.Error, OSError) as exc:
         raise StorageError(f"could not open db: {path}: {exc}") from exc
     try:

@@ -88,6 +88,10 @@ BUILD_ON_WRITER = 20_000
 MAX_BIG_KEYS = 100_000
 
 
+#: LevelDB's max_file_size, as SSDB 1.9.8 sets it
+MAX_FILE_SIZE = 32 << 20
+
+
 class Engine:
     def __init__(
         self,
@@ -106,6 +110,10 @@ class Engine:
             block_size=max(block_size_kb, 1) << 10,
             write_buffer_size=max(write_buffer_size_mb, 1) << 20,
             max_open_files=max_open_files,
+            # as SSDB 1.9.8 (ssdb_impl.cpp): 32 MB tables, so a big database stays within
+            # max_open_files (LevelDB's 2 MB default makes 10M keys ~600 tables, and reads
+            # then reopen tables the table cache dropped)
+            max_file_size=MAX_FILE_SIZE,
             bloom_filter_bits=10,
             compression="snappy" if compression else None,
         )
@@ -570,4 +578,4 @@ def destroy(path: str) -> None:
 
 
 def repair(path: str) -> None:
-    plyvel.repair_db(path)
+    plyvel.repair_db(path, max_file_size=MAX_FILE_SIZE)  # as SSDB's ssdb-repair
