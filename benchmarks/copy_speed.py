@@ -29,6 +29,7 @@ Usage: python benchmarks/copy_speed.py [--keys 1000000] [--reps 3] [--only ssdbp
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -216,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.with_slave and not shutil.which("redis-benchmark"):
         print("needs redis-benchmark (apt-get install redis-tools)", file=sys.stderr)
         return 2
+    # the slave starts from bytecode, as an installed ssdbpy does (benchmarks/run.sh does the same)
+    compileall.compile_dir(str(REPO / "ssdbpy"), quiet=1)
     root = Path(tempfile.mkdtemp(prefix="ssdbpy-copy-speed-"))
     try:
         print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, "
