@@ -6,7 +6,7 @@ alternation, and prints the median req/s, the server CPU time per request and
 the median ratio B/A.  The machines these run on are noisy: only a ratio from
 the same minutes means anything.
 
-Usage: python benchmarks/ab.py TREE_A TREE_B [--tests get,set] [--pipelines 1,16] [--reps 3]
+Usage: python benchmarks/ab.py TREE_A TREE_B [--tests get,set] [--pipelines 1,16] [--reps 3] [--requests N]
 (a tree is a checkout, e.g. ``git worktree add /tmp/base HEAD~1``)
 """
 
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tests", default="get,set")
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=0,
+                    help="redis-benchmark -n per run (default 20000 at -P 1, 200000 at -P 16; a quarter for mset)")
     a = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="ssdbpy-ab-"))
     trees = [a.tree_a.resolve(), a.tree_b.resolve()]
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for pipeline in (int(x) for x in a.pipelines.split(",")):
             for test in a.tests.split(","):
-                n = 20000 if pipeline == 1 else 200000
+                n = a.requests or (20000 if pipeline == 1 else 200000)
                 if test == "mset":
                     n //= 4
                 rate: list[list[float]] = [[], []]
