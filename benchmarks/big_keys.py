@@ -34,8 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare_redis import bench, free_port, start_ssdbpy, stop  # noqa: E402
 from compare_ssdb import SSDB_BINARY, start_ssdb  # noqa: E402
-
-BATCH = 1000
+from load_1m import BATCH, du_mb, read_ok, rss_mb  # noqa: E402
 
 
 def load(port: int, keys: int) -> float:
@@ -53,39 +52,14 @@ def load(port: int, keys: int) -> float:
     for start in range(0, keys, BATCH):
         end = min(start + BATCH, keys)
         sock.sendall(b"".join(head + b"key:%012d" % i + tail[i % 1000] for i in range(start, end)))
-        want = end - start
-        while want:
-            r = reader.gets()
-            if r is False:
-                chunk = sock.recv(1 << 20)
-                if not chunk:
-                    raise ConnectionError("server closed the connection")
-                reader.feed(chunk)
-                continue
-            if r != b"OK":
-                raise RuntimeError(f"SET failed: {r!r}")
-            want -= 1
+        read_ok(sock, reader, end - start)
     took = time.perf_counter() - t0
     sock.close()
     return took
 
 
-def rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """``field`` of /proc/PID/status in MB: VmRSS (all resident pages), RssAnon (the process's
-    own memory) or RssFile (pages of mapped files: LevelDB maps its tables, so the page cache
-    pages of the tables read count in VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def rss_all(pid: int) -> dict[str, float]:
     return {f: rss_mb(pid, f) for f in ("VmRSS", "RssAnon", "RssFile")}
-
-
-def du_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / (1 << 20)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,21 @@ from ssdbpy.protocol.resp import encode_request  # noqa: E402
 BATCH = 1000
 
 
+def read_ok(sock: socket.socket, reader, n: int) -> None:
+    """Read ``n`` RESP replies from ``sock`` through the hiredis ``reader``; each must be OK."""
+    while n:
+        r = reader.gets()
+        if r is False:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            reader.feed(chunk)
+            continue
+        if r != b"OK":
+            raise RuntimeError(f"SET failed: {r!r}")
+        n -= 1
+
+
 def load_resp(port: int, keys: int, value: bytes) -> float:
     """Seconds to SET ``keys`` keys over RESP, BATCH requests in flight."""
     import hiredis
@@ -43,18 +58,7 @@ def load_resp(port: int, keys: int, value: bytes) -> float:
     t0 = time.perf_counter()
     for i, data in enumerate(batches):
         sock.sendall(data)
-        want = min(BATCH, keys - i * BATCH)
-        while want:
-            r = reader.gets()
-            if r is False:
-                chunk = sock.recv(1 << 20)
-                if not chunk:
-                    raise ConnectionError("server closed the connection")
-                reader.feed(chunk)
-                continue
-            if r != b"OK":
-                raise RuntimeError(f"SET failed: {r!r}")
-            want -= 1
+        read_ok(sock, reader, min(BATCH, keys - i * BATCH))
     took = time.perf_counter() - t0
     sock.close()
     return took
@@ -73,9 +77,12 @@ def load_ssdb(port: int, keys: int, value: bytes) -> float:
     return took
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """``field`` of /proc/PID/status in MB: VmRSS (all resident pages), RssAnon (the process's
+    own memory) or RssFile (pages of mapped files: LevelDB maps its tables, so the page cache
+    pages of the tables read count in VmRSS)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 

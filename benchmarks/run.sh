@@ -22,9 +22,6 @@ DEFAULT_PY=python3
 [ -x .venv/bin/python ] && DEFAULT_PY=.venv/bin/python
 PY=${PYTHON:-$DEFAULT_PY}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $($PY --version 2>&1), git $(git rev-parse --short HEAD 2>/dev/null || echo -)"
-# the servers start from bytecode, as an installed ssdbpy does (pip compiles it at install time;
-# with PYTHONDONTWRITEBYTECODE set, every start would compile ~100 modules first: +0.08 s)
-$PY -m compileall -q ssdbpy >/dev/null
 if [ "${1:-}" = "--replication" ]; then
     shift
     keys=(); reqs=(); reps=()

@@ -53,6 +53,11 @@ def is_leveldb(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "CURRENT"))
 
 
+#: LevelDB options of SSDB's tools for the databases they write (ssdb-dump's destination,
+#: ssdb-repair's compaction): 32 MB write buffer and tables, snappy
+TOOL_OPTIONS = dict(write_buffer_size=32 << 20, max_file_size=MAX_FILE_SIZE, compression="snappy")
+
+
 class BackupWriter:
     """A new LevelDB filled in key order by a dump stream (as SSDB's ssdb-dump:
     snappy, 32 MB write buffer, 32 MB tables).  Refuses to open an existing database."""
@@ -62,9 +67,7 @@ class BackupWriter:
     def __init__(self, path: str) -> None:
         self.path = path
         try:
-            self._db = plyvel.DB(path, create_if_missing=True, error_if_exists=True,
-                                 write_buffer_size=32 << 20, max_file_size=MAX_FILE_SIZE,
-                                 compression="snappy")
+            self._db = plyvel.DB(path, create_if_missing=True, error_if_exists=True, **TOOL_OPTIONS)
         except (plyvel.Error, OSError) as exc:
             raise StorageError(f"could not create db: {path}: {exc}") from exc
         self._pending: list[tuple[bytes, bytes]] = []
@@ -151,7 +154,7 @@ def compact_and_stats(path: str) -> str:
     """Open the database at ``path``, compact it fully, return its ``leveldb.stats``
     (with the options of SSDB's ssdb-repair: 32 MB write buffer and tables, snappy)."""
     try:
-        db = plyvel.DB(path, write_buffer_size=32 << 20, max_file_size=MAX_FILE_SIZE, compression="snappy")
+        db = plyvel.DB(path, **TOOL_OPTIONS)
     except (plyvel.Error, OSError) as exc:
         raise StorageError(f"could not open db: {path}: {exc}") from exc
     try:
